@@ -1,0 +1,350 @@
+/**
+ * Configuration: a JSON file (CONFIG_FILE, default config/default.json) overlaid by environment variables, which win.
+ * Every key is checked here, once, at start; a bad value stops start-up with one line naming the key (exit code 2).
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+
+export type Port = number | 'off';
+export type DigestAlgorithmName = 'MD5' | 'SHA-256' | 'SHA-512-256';
+
+export interface Config {
+  sip: {
+    host: string;
+    udpPort: Port;
+    tcpPort: Port;
+    tlsPort: Port;
+    tlsCert: string | null;
+    tlsKey: string | null;
+    domains: string[];
+    serverName: string;
+    limits: {
+      maxMessageBytes: number;
+      maxHeaders: number;
+      maxLineLength: number;
+      maxBufferedBytes: number;
+      maxConnections: number;
+      maxConnectionsPerAddress: number;
+      idleTimeoutSec: number;
+      tlsHandshakeTimeoutSec: number;
+    };
+    transactions: { maxEntries: number; timerJSec: number };
+    /** Per-source-address REGISTER rate limit (like Kamailio's pike); 0 disables. */
+    rateLimit: { requestsPerSec: number; burst: number };
+  };
+  registrar: {
+    algorithms: DigestAlgorithmName[];
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    maxContacts: number;
+    maxContactsPolicy: 'reject' | 'replace-oldest';
+    nonceLifetimeSec: number;
+    /** HMAC key for stateless nonces; share it between instances. null: random per process. */
+    nonceSecret: string | null;
+    passwordGraceSec: number;
+  };
+  lockout: {
+    extension: { threshold: number; lockSec: number };
+    address: { threshold: number; windowSec: number; lockSec: number };
+    escalation: { windowSec: number; factor: number; permanentAfter: number };
+    trustedNetworks: string[];
+  };
+  passwords: { minLength: number; forbidUsername: boolean };
+  redisUrl: string | null;
+  admin: { host: string; port: number; token: string | null };
+  log: { level: string };
+}
+
+export const DEFAULT_CONFIG: Config = {
+  sip: {
+    host: '0.0.0.0',
+    udpPort: 5060,
+    tcpPort: 5060,
+    tlsPort: 5061,
+    tlsCert: null,
+    tlsKey: null,
+    domains: ['localhost'],
+    serverName: 'sipreg',
+    limits: {
+      maxMessageBytes: 65_535,
+      maxHeaders: 256,
+      maxLineLength: 8_192,
+      maxBufferedBytes: 131_072,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 100,
+      idleTimeoutSec: 300,
+      tlsHandshakeTimeoutSec: 10,
+    },
+    transactions: { maxEntries: 200_000, timerJSec: 32 },
+    rateLimit: { requestsPerSec: 0, burst: 0 },
+  },
+  registrar: {
+    algorithms: ['SHA-256', 'MD5'],
+    minExpires: 60,
+    maxExpires: 7200,
+    defaultExpires: 3600,
+    maxContacts: 10,
+    maxContactsPolicy: 'reject',
+    nonceLifetimeSec: 300,
+    nonceSecret: null,
+    passwordGraceSec: 86_400,
+  },
+  lockout: {
+    extension: { threshold: 5, lockSec: 900 },
+    address: { threshold: 20, windowSec: 600, lockSec: 900 },
+    escalation: { windowSec: 86_400, factor: 2, permanentAfter: 0 },
+    trustedNetworks: [],
+  },
+  passwords: { minLength: 12, forbidUsername: true },
+  redisUrl: null,
+  admin: { host: '127.0.0.1', port: 8080, token: null },
+  log: { level: 'info' },
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`config: ${key}: ${problem}`);
+  }
+}
+
+/** Environment variable -> config key path (the contract's table). */
+const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
+  ['SIP_HOST', 'sip.host'],
+  ['SIP_UDP_PORT', 'sip.udpPort'],
+  ['SIP_TCP_PORT', 'sip.tcpPort'],
+  ['SIP_TLS_PORT', 'sip.tlsPort'],
+  ['SIP_TLS_CERT', 'sip.tlsCert'],
+  ['SIP_TLS_KEY', 'sip.tlsKey'],
+  ['SIP_DOMAINS', 'sip.domains'],
+  ['REDIS_URL', 'redisUrl'],
+  ['ADMIN_HOST', 'admin.host'],
+  ['ADMIN_PORT', 'admin.port'],
+  ['ADMIN_TOKEN', 'admin.token'],
+  ['LOG_LEVEL', 'log.level'],
+  ['NONCE_SECRET', 'registrar.nonceSecret'],
+  ['TRUSTED_NETWORKS', 'lockout.trustedNetworks'],
+];
+
+type Check = (value: unknown, key: string) => unknown;
+
+const fail = (key: string, problem: string, value: unknown): never => {
+  throw new ConfigError(key, `${problem} (got ${JSON.stringify(value)})`);
+};
+
+/** Accepts numbers and, from the environment, numeric strings. */
+function int(min: number, max: number): Check {
+  return (v, key) => {
+    const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      fail(key, `must be an integer from ${min} to ${max}`, v);
+    }
+    return n;
+  };
+}
+
+function num(min: number, max: number): Check {
+  return (v, key) => {
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) fail(key, `must be a number from ${min} to ${max}`, v);
+    return n;
+  };
+}
+
+const port: Check = (v, key) => {
+  if (v === 'off' || v === false) return 'off';
+  return int(0, 65_535)(v, key);
+};
+
+const str: Check = (v, key) => {
+  if (typeof v !== 'string' || v.length === 0) fail(key, 'must be a non-empty string', v);
+  return v;
+};
+
+const nullableStr: Check = (v, key) => (v === null || v === '' ? null : str(v, key));
+
+const bool: Check = (v, key) => {
+  if (v === true || v === 'true' || v === '1') return true;
+  if (v === false || v === 'false' || v === '0') return false;
+  return fail(key, 'must be true or false', v);
+};
+
+function oneOf(...allowed: string[]): Check {
+  return (v, key) => (typeof v === 'string' && allowed.includes(v) ? v : fail(key, `must be one of ${allowed.join(', ')}`, v));
+}
+
+/** A list from JSON, or a comma-separated string from the environment. */
+function list(item: Check, opts: { nonEmpty?: boolean; unique?: boolean } = {}): Check {
+  return (v, key) => {
+    const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v;
+    if (!Array.isArray(arr)) return fail(key, 'must be a list', v);
+    if (opts.nonEmpty && arr.length === 0) fail(key, 'must not be empty', v);
+    const out = arr.map((x, i) => item(x, `${key}[${i}]`));
+    if (opts.unique && new Set(out).size !== out.length) fail(key, 'must not repeat a value', v);
+    return out;
+  };
+}
+
+const host: Check = (v, key) => {
+  const s = str(v, key) as string;
+  if (isIP(s) === 0 && !/^[A-Za-z0-9.-]+$/.test(s)) fail(key, 'must be an IP address or host name', v);
+  return s;
+};
+
+const domain: Check = (v, key) => {
+  const s = (str(v, key) as string).toLowerCase();
+  if (!/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(s) && isIP(s) === 0) {
+    fail(key, 'must be a domain name or IP address', v);
+  }
+  return s;
+};
+
+const network: Check = (v, key) => {
+  const s = str(v, key) as string;
+  const [addr, bits, extra] = s.split('/');
+  const family = isIP(addr ?? '');
+  const maxBits = family === 6 ? 128 : 32;
+  if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
+    fail(key, 'must be an IP address or CIDR', v);
+  }
+  return s;
+};
+
+const redisUrl: Check = (v, key) => {
+  const s = nullableStr(v, key);
+  if (s !== null && !/^rediss?:\/\//.test(s as string)) fail(key, 'must be a redis:// or rediss:// URL', v);
+  return s;
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every key with its check; the shape mirrors Config. */
+const SCHEMA = {
+  sip: {
+    host,
+    udpPort: port,
+    tcpPort: port,
+    tlsPort: port,
+    tlsCert: nullableStr,
+    tlsKey: nullableStr,
+    domains: list(domain, { nonEmpty: true, unique: true }),
+    serverName: str,
+    limits: {
+      maxMessageBytes: int(1_024, 1_048_576),
+      maxHeaders: int(8, 10_000),
+      maxLineLength: int(256, 1_048_576),
+      maxBufferedBytes: int(1_024, 16_777_216),
+      maxConnections: int(1, 1_000_000),
+      maxConnectionsPerAddress: int(1, 1_000_000),
+      idleTimeoutSec: int(1, 86_400),
+      tlsHandshakeTimeoutSec: int(1, 600),
+    },
+    transactions: { maxEntries: int(100, 10_000_000), timerJSec: int(0, 600) },
+    rateLimit: { requestsPerSec: int(0, 1_000_000), burst: int(0, 10_000_000) },
+  },
+  registrar: {
+    algorithms: list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true }),
+    minExpires: int(1, 86_400),
+    maxExpires: int(1, 604_800),
+    defaultExpires: int(1, 604_800),
+    maxContacts: int(1, 1_000),
+    maxContactsPolicy: oneOf('reject', 'replace-oldest'),
+    nonceLifetimeSec: int(10, 86_400),
+    nonceSecret: nullableStr,
+    passwordGraceSec: int(0, 31_536_000),
+  },
+  lockout: {
+    extension: { threshold: int(1, 1_000_000), lockSec: int(1, 31_536_000) },
+    address: { threshold: int(1, 1_000_000), windowSec: int(1, 31_536_000), lockSec: int(1, 31_536_000) },
+    escalation: { windowSec: int(1, 31_536_000), factor: num(1, 1_000), permanentAfter: int(0, 1_000) },
+    trustedNetworks: list(network),
+  },
+  passwords: { minLength: int(4, 256), forbidUsername: bool },
+  redisUrl,
+  admin: { host, port: int(0, 65_535), token: nullableStr },
+  log: { level: oneOf(...LOG_LEVELS) },
+} as const;
+
+type Schema = { readonly [k: string]: Check | Schema };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Walks the schema over defaults + overrides; an unknown key in the file is an error too (a typo must not pass silently). */
+function resolve(schema: Schema, defaults: unknown, override: unknown, path: string): Record<string, unknown> {
+  if (override !== undefined && !isPlainObject(override)) fail(path || '(root)', 'must be an object', override);
+  const over = (override ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(over)) if (!(k in schema)) fail(path ? `${path}.${k}` : k, 'is not a known key', over[k]);
+  const out: Record<string, unknown> = {};
+  const defs = defaults as Record<string, unknown>;
+  for (const [k, check] of Object.entries(schema)) {
+    const key = path ? `${path}.${k}` : k;
+    out[k] =
+      typeof check === 'function'
+        ? check(k in over ? over[k] : defs[k], key)
+        : resolve(check, defs[k], over[k], key);
+  }
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlainObject(node[p])) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+/** Cross-key rules that no single check can see. */
+function crossCheck(c: Config): void {
+  const r = c.registrar;
+  if (r.minExpires > r.maxExpires) throw new ConfigError('registrar.minExpires', 'must not exceed registrar.maxExpires');
+  if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
+    throw new ConfigError('registrar.defaultExpires', 'must lie between registrar.minExpires and registrar.maxExpires');
+  }
+  if ((c.sip.tlsCert === null) !== (c.sip.tlsKey === null)) {
+    throw new ConfigError(c.sip.tlsCert === null ? 'sip.tlsCert' : 'sip.tlsKey', 'TLS needs both SIP_TLS_CERT and SIP_TLS_KEY');
+  }
+  const { tcpPort, tlsPort, tlsCert } = c.sip;
+  if (tlsCert !== null && typeof tcpPort === 'number' && tcpPort !== 0 && tcpPort === tlsPort) {
+    throw new ConfigError('sip.tlsPort', 'must differ from sip.tcpPort');
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const file = env.CONFIG_FILE ?? 'config/default.json';
+  let fromFile: unknown = {};
+  try {
+    fromFile = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // The default file may be absent (e.g. run from another directory); a named one must exist.
+    if (!(code === 'ENOENT' && env.CONFIG_FILE === undefined)) {
+      throw new ConfigError('CONFIG_FILE', `cannot read ${file}: ${code ?? (e as Error).message}`);
+    }
+  }
+  if (!isPlainObject(fromFile)) throw new ConfigError('CONFIG_FILE', `${file} must hold a JSON object`);
+  const merged = structuredClone(fromFile);
+  for (const [name, path] of ENV_KEYS) {
+    const v = env[name];
+    if (v !== undefined) setPath(merged, path, v);
+  }
+  try {
+    const config = resolve(SCHEMA as unknown as Schema, DEFAULT_CONFIG, merged, '') as unknown as Config;
+    crossCheck(config);
+    return config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      // Name the environment variable too when that is where the value came from.
+      const envName = ENV_KEYS.find(([n, p]) => env[n] !== undefined && e.key.startsWith(p))?.[0];
+      if (envName) throw new ConfigError(e.key, `${e.message.slice(`config: ${e.key}: `.length)} [from ${envName}]`);
+    }
+    throw e;
+  }
+}

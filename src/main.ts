@@ -1,0 +1,55 @@
+/**
+ * Entry point: load the configuration (one line and exit 2 when it is wrong), start, and stop gracefully on SIGTERM
+ * or SIGINT (a second signal exits at once).
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './observability/log.js';
+import { startApp } from './app.js';
+
+const SHUTDOWN_BOUND_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : `config: ${(e as Error).message}`}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.log.level);
+  const app = await startApp(config, { logger: log });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS);
+    force.unref();
+    app.stop(SHUTDOWN_BOUND_MS - 2_000).then(
+      () => {
+        log.info('stopped');
+        log.flush?.();
+        process.exit(0);
+      },
+      (e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (e) => log.error({ err: e }, 'unhandled rejection'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`sipreg: failed to start: ${(e as Error).message}\n`);
+  process.exit(1);
+});

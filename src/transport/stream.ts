@@ -1,0 +1,158 @@
+/**
+ * TCP and TLS: a byte stream framed into messages by Content-Length (RFC 3261 18.3, ./framer.ts). Responses go back
+ * over the connection the request came on (RFC 3261 18.2.2). Connections are capped overall and per source address,
+ * closed when idle, and closed when a peer sends what cannot be framed or will not read what we write.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { StreamFramer, type FramerLimits } from './framer.js';
+import { plainAddress, type BoundListener, type MessageHandler } from './types.js';
+
+export interface StreamLimits extends FramerLimits {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  idleTimeoutMs: number;
+  tlsHandshakeTimeoutMs: number;
+}
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+let nextConnectionId = 1;
+
+export class StreamTransport {
+  private readonly connections = new Map<number, net.Socket>();
+  private readonly perAddress = new Map<string, number>();
+  /** Every accepted socket, usable or still in its TLS handshake, so close() can end them all. */
+  private readonly sockets = new Set<net.Socket>();
+  /** Sockets accepted but not yet usable (TLS handshake under way) count against the caps too. */
+  private open = 0;
+  listener!: BoundListener;
+  /** Called with the number of open connections whenever it changes (for a gauge). */
+  onConnectionCount: (transport: 'tcp' | 'tls', open: number) => void = () => {};
+  /** Connections refused by a cap, for a counter. */
+  onRefused: (transport: 'tcp' | 'tls', reason: 'total' | 'address') => void = () => {};
+
+  private constructor(
+    private readonly server: net.Server,
+    private readonly kind: 'tcp' | 'tls',
+    private readonly limits: StreamLimits,
+    private readonly onMessage: MessageHandler,
+  ) {}
+
+  static async listen(
+    kind: 'tcp' | 'tls',
+    host: string,
+    port: number,
+    limits: StreamLimits,
+    onMessage: MessageHandler,
+    tlsFiles?: TlsFiles,
+  ): Promise<StreamTransport> {
+    const server =
+      kind === 'tls'
+        ? tls.createServer({ cert: tlsFiles?.cert, key: tlsFiles?.key, handshakeTimeout: limits.tlsHandshakeTimeoutMs })
+        : net.createServer();
+    const transport = new StreamTransport(server, kind, limits, onMessage);
+    server.on('connection', (raw: net.Socket) => transport.admit(raw));
+    if (kind === 'tls') {
+      server.on('secureConnection', (socket: tls.TLSSocket) => transport.attach(socket));
+      // A failed or stalled handshake: the raw socket is destroyed by node; nothing else to do.
+      server.on('tlsClientError', () => {});
+    } else {
+      server.on('connection', (socket: net.Socket) => transport.attach(socket));
+    }
+    server.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, ipv6Only: false, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as net.AddressInfo;
+    transport.listener = { transport: kind, address: plainAddress(addr.address), port: addr.port };
+    return transport;
+  }
+
+  get openConnections(): number {
+    return this.open;
+  }
+
+  /** Caps are checked on the raw TCP connection, before any TLS work is spent on it. */
+  private admit(raw: net.Socket): void {
+    const address = plainAddress(raw.remoteAddress ?? '');
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.open >= this.limits.maxConnections || fromAddress >= this.limits.maxConnectionsPerAddress) {
+      this.onRefused(this.kind, this.open >= this.limits.maxConnections ? 'total' : 'address');
+      raw.destroy();
+      return;
+    }
+    this.open++;
+    this.sockets.add(raw);
+    this.perAddress.set(address, fromAddress + 1);
+    this.onConnectionCount(this.kind, this.open);
+    raw.on('error', () => {});
+    // Idle (and, for TLS, handshake-stalled) connections are closed; traffic of either direction resets the timer.
+    raw.setTimeout(this.limits.idleTimeoutMs, () => raw.destroy());
+    raw.once('close', () => {
+      this.open--;
+      this.sockets.delete(raw);
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+      this.onConnectionCount(this.kind, this.open);
+    });
+  }
+
+  private attach(socket: net.Socket): void {
+    if (socket.destroyed) return;
+    const id = nextConnectionId++;
+    const framer = new StreamFramer(this.limits);
+    const peer = {
+      transport: this.kind,
+      address: plainAddress(socket.remoteAddress ?? ''),
+      port: socket.remotePort ?? 0,
+      connectionId: id,
+      localAddress: plainAddress(socket.localAddress ?? ''),
+      localPort: socket.localPort ?? 0,
+    } as const;
+    this.connections.set(id, socket);
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    socket.once('close', () => this.connections.delete(id));
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.type === 'message') this.onMessage(event.data, peer);
+        else if (event.type === 'keepalive') socket.write(CRLF); // RFC 5626 4.4.1: CRLFCRLF ping, CRLF pong
+        else {
+          socket.destroy();
+          return;
+        }
+      }
+    });
+  }
+
+  /** false when the connection is gone (RFC 3261 18.2.2 would open a new one; a registrar's client will retry). */
+  send(connectionId: number, data: Buffer): boolean {
+    const socket = this.connections.get(connectionId);
+    if (socket === undefined || socket.destroyed) return false;
+    // A peer that does not read its responses must not make us buffer without bound.
+    if (socket.writableLength > this.limits.maxBufferedBytes) {
+      socket.destroy();
+      return false;
+    }
+    socket.write(data);
+    return true;
+  }
+
+  /** Stops accepting and closes every connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.connections.values()) socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}

@@ -1,0 +1,29 @@
+/** What the transport layer hands upward: the bytes of one message and where they came from. */
+
+export type TransportName = 'udp' | 'tcp' | 'tls';
+
+/** Where a message came from: enough to route a response back (RFC 3261 18.2.2, RFC 3581). */
+export interface Peer {
+  readonly transport: TransportName;
+  /** The source address, IPv4-mapped IPv6 (::ffff:a.b.c.d) unwrapped to plain IPv4. */
+  readonly address: string;
+  readonly port: number;
+  /** Stream transports only: the connection the message arrived on. */
+  readonly connectionId?: number;
+  /** The local address and port the message arrived at. */
+  readonly localAddress?: string;
+  readonly localPort?: number;
+}
+
+export type MessageHandler = (data: Buffer, peer: Peer) => void;
+
+export interface BoundListener {
+  readonly transport: TransportName;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** ::ffff:1.2.3.4 -> 1.2.3.4, so one phone has one address whichever socket family it reached. */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

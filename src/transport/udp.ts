@@ -1,0 +1,63 @@
+/** UDP: one datagram is one message (RFC 3261 18.1.1); responses go to the address and port the routing rules pick. */
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { plainAddress, type BoundListener, type MessageHandler } from './types.js';
+
+export class UdpTransport {
+  private readonly ipv6: boolean;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    readonly listener: BoundListener,
+  ) {
+    this.ipv6 = socket.address().family === 'IPv6';
+  }
+
+  static listen(host: string, port: number, onMessage: MessageHandler, maxDatagram: number): Promise<UdpTransport> {
+    const ipv6 = isIP(host) === 6;
+    // ipv6Only false: binding :: also takes IPv4 (as ::ffff:a.b.c.d), as the contract says.
+    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: false });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        // A busy registrar receives bursts; the kernel default (~200 kB) drops them.
+        for (const size of [8 << 20, 4 << 20, 1 << 20]) {
+          try {
+            socket.setRecvBufferSize(size);
+            socket.setSendBufferSize(size);
+            break;
+          } catch {
+            // Capped by net.core.rmem_max: try a smaller size.
+          }
+        }
+        const addr = socket.address();
+        const localAddress = plainAddress(addr.address);
+        socket.on('error', () => {
+          // ICMP unreachable and the like surface here on some systems: never fatal for a server socket.
+        });
+        socket.on('message', (data, rinfo) => {
+          if (data.length === 0 || data.length > maxDatagram) return;
+          onMessage(data, {
+            transport: 'udp',
+            address: plainAddress(rinfo.address),
+            port: rinfo.port,
+            localAddress,
+            localPort: addr.port,
+          });
+        });
+        resolve(new UdpTransport(socket, { transport: 'udp', address: localAddress, port: addr.port }));
+      });
+    });
+  }
+
+  send(address: string, port: number, data: Buffer): void {
+    // A dual-stack socket reaches IPv4 peers through their mapped address.
+    const to = this.ipv6 && isIP(address) === 4 ? `::ffff:${address}` : address;
+    this.socket.send(data, port, to);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, loadConfig } from '../src/config.js';
+
+const file = (content: string): string => {
+  const p = join(mkdtempSync(join(tmpdir(), 'sipreg-cfg-')), 'c.json');
+  writeFileSync(p, content);
+  return p;
+};
+
+const errorOf = (env: NodeJS.ProcessEnv): string => {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('gives the contract defaults without a file', () => {
+    const c = loadConfig({ CONFIG_FILE: file('{}') });
+    expect(c.sip.host).toBe('0.0.0.0');
+    expect(c.sip.udpPort).toBe(5060);
+    expect(c.sip.tcpPort).toBe(5060);
+    expect(c.sip.tlsPort).toBe(5061);
+    expect(c.sip.domains).toEqual(['localhost']);
+    expect(c.redisUrl).toBeNull();
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 8080, token: null });
+    expect(c.log.level).toBe('info');
+    expect(c.registrar.algorithms).toEqual(['SHA-256', 'MD5']);
+    expect(c.lockout.extension).toEqual({ threshold: 5, lockSec: 900 });
+    expect(c.lockout.address).toEqual({ threshold: 20, windowSec: 600, lockSec: 900 });
+  });
+
+  it('lets environment variables win over the file', () => {
+    const c = loadConfig({
+      CONFIG_FILE: file('{"sip": {"udpPort": 5070, "domains": ["a.test"]}, "log": {"level": "warn"}}'),
+      SIP_UDP_PORT: 'off',
+      SIP_TCP_PORT: '0',
+      SIP_DOMAINS: 'b.test, c.test',
+      REDIS_URL: 'redis://127.0.0.1:6390',
+      ADMIN_PORT: '0',
+      ADMIN_TOKEN: 'secret-token',
+    });
+    expect(c.sip.udpPort).toBe('off');
+    expect(c.sip.tcpPort).toBe(0);
+    expect(c.sip.domains).toEqual(['b.test', 'c.test']);
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6390');
+    expect(c.admin.port).toBe(0);
+    expect(c.log.level).toBe('warn');
+  });
+
+  it('names the key and the variable of a bad value in one line', () => {
+    const m = errorOf({ CONFIG_FILE: file('{}'), SIP_UDP_PORT: 'abc' });
+    expect(m).toMatch(/^config: sip\.udpPort: .*SIP_UDP_PORT/);
+    expect(m).not.toContain('\n');
+  });
+
+  it.each([
+    [{ SIP_TCP_PORT: '70000' }, 'sip.tcpPort'],
+    [{ SIP_DOMAINS: '' }, 'sip.domains'],
+    [{ SIP_DOMAINS: 'bad domain' }, 'sip.domains[0]'],
+    [{ REDIS_URL: 'http://x' }, 'redisUrl'],
+    [{ LOG_LEVEL: 'loud' }, 'log.level'],
+    [{ ADMIN_PORT: '-1' }, 'admin.port'],
+    [{ SIP_HOST: 'not a host!' }, 'sip.host'],
+    [{ SIP_TLS_CERT: '/tmp/cert.pem' }, 'sip.tlsKey'],
+    [{ TRUSTED_NETWORKS: '10.0.0.0/33' }, 'lockout.trustedNetworks[0]'],
+  ])('rejects %o naming %s', (env, key) => {
+    expect(errorOf({ CONFIG_FILE: file('{}'), ...env })).toContain(`config: ${key}:`);
+  });
+
+  it('rejects unknown keys and wrong types in the file', () => {
+    expect(errorOf({ CONFIG_FILE: file('{"sip": {"udpPrt": 5060}}') })).toContain('sip.udpPrt: is not a known key');
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"minExpires": "soon"}}') })).toContain('registrar.minExpires');
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"minExpires": 9000}}') })).toContain('registrar.minExpires');
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"algorithms": ["SHA-1"]}}') })).toContain('registrar.algorithms[0]');
+  });
+
+  it('rejects a file that is missing or not JSON', () => {
+    expect(errorOf({ CONFIG_FILE: '/nonexistent/sipreg.json' })).toContain('CONFIG_FILE');
+    expect(errorOf({ CONFIG_FILE: file('{not json') })).toContain('CONFIG_FILE');
+  });
+
+  it('does not mutate the defaults', () => {
+    loadConfig({ CONFIG_FILE: file('{}'), SIP_DOMAINS: 'x.test' });
+    expect(DEFAULT_CONFIG.sip.domains).toEqual(['localhost']);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { ServerTransactions } from '../../src/sip/transactions.js';
+
+const key = (n: number): string => ServerTransactions.key(`z9hG4bK${n}`, '127.0.0.1:5060', 'REGISTER') as string;
+const response = Buffer.from('SIP/2.0 200 OK\r\n\r\n');
+
+describe('ServerTransactions', () => {
+  it('matches by branch, sent-by and method (RFC 3261 17.2.3), only for RFC 3261 branches', () => {
+    expect(ServerTransactions.key('abc', 'h:1', 'REGISTER')).toBeNull();
+    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(ServerTransactions.key('z9hG4bKa', 'h:1', 'OPTIONS'));
+    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(ServerTransactions.key('z9hG4bKa', 'h:2', 'REGISTER'));
+  });
+
+  it('absorbs a retransmission while proceeding and replays the response once completed', () => {
+    const t = new ServerTransactions(100, 32_000);
+    expect(t.begin(key(1), 0).kind).toBe('new');
+    expect(t.begin(key(1), 10).kind).toBe('proceeding');
+    t.complete(key(1), response, false, 20);
+    const again = t.begin(key(1), 30);
+    expect(again.kind).toBe('completed');
+    expect(again.kind === 'completed' && again.response).toBe(response);
+  });
+
+  it('forgets a completed transaction after Timer J', () => {
+    const t = new ServerTransactions(100, 32_000);
+    t.begin(key(1), 0);
+    t.complete(key(1), response, false, 0);
+    expect(t.begin(key(1), 31_999).kind).toBe('completed');
+    expect(t.begin(key(1), 32_001).kind).toBe('new');
+  });
+
+  it('keeps nothing for reliable transports (Timer J = 0)', () => {
+    const t = new ServerTransactions(100, 32_000);
+    t.begin(key(1), 0);
+    t.complete(key(1), response, true, 0);
+    expect(t.size).toBe(0);
+  });
+
+  it('stays within its size bound', () => {
+    const t = new ServerTransactions(100, 32_000);
+    for (let i = 0; i < 10_000; i++) {
+      t.begin(key(i), i);
+      t.complete(key(i), response, false, i);
+    }
+    expect(t.size).toBeLessThanOrEqual(100);
+    expect(t.begin(key(9_999), 10_000).kind).toBe('completed');
+  });
+
+  it('sweeps expired entries as new ones arrive', () => {
+    const t = new ServerTransactions(1_000, 1_000);
+    for (let i = 0; i < 500; i++) {
+      t.begin(key(i), 0);
+      t.complete(key(i), response, false, 0);
+    }
+    t.begin(key(100_000), 5_000);
+    expect(t.size).toBe(1);
+  });
+});
