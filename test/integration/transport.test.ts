@@ -150,7 +150,7 @@ describe('bad input gets 400 when routable and loses nothing', () => {
     ['CSeq method mismatch', requestText({ cseq: '1 INVITE' }), 400],
     ['missing From', requestText({ omit: ['From'] }), 400],
     ['missing To', requestText({ omit: ['To'] }), 400],
-    ['Max-Forwards not a number', requestText({ extra: [['Max-Forwards', 'abc']], omit: ['Max-Forwards'] }), 400],
+    ['Max-Forwards not a number', requestText().replace('Max-Forwards: 70', 'Max-Forwards: abc'), 400],
     ['unknown SIP version', requestText().replace('SIP/2.0\r\n', 'SIP/3.0\r\n'), 505],
     ['bare Authorization: Digest', requestText({ method: 'REGISTER', extra: [['Authorization', 'Digest']] }), 400],
     ['Content-Length -1', requestText().replace('Content-Length: 0', 'Content-Length: -1'), 400],
