@@ -1,0 +1,483 @@
+/**
+ * In-process Store: Maps, for a single registrar instance and for tests. Not persistent.
+ *
+ * Decisions use only the callers' `now`. Expired data is pruned lazily on access and by a small periodic sweep that
+ * judges expiry against the highest `now` seen so far (starting from the wall clock at construction), so behaviour
+ * follows the same logical rules as the Redis adapter. The sweep timer is unref'd: it never keeps the process alive.
+ */
+import type {
+  Account,
+  AccountPatch,
+  AccountRecord,
+  AddressLockout,
+  Binding,
+  CommitResult,
+  Credentials,
+  ExtensionLockout,
+  FailureOutcome,
+  FailureRecord,
+  LockoutPolicy,
+  NonceUse,
+  Page,
+  RegistrationCommit,
+  RegistrationSnapshot,
+  Store,
+} from './types.js';
+
+const PERMANENT = Number.MAX_SAFE_INTEGER;
+const SWEEP_INTERVAL_MS = 30_000;
+const SWEEP_BUDGET = 10_000;
+
+/** Lockout state of one extension or address. 0 stands for "never" in the time fields. */
+export interface LockState {
+  failures: number;
+  lockedUntil: number;
+  lockouts: number;
+  lastLockAt: number;
+  /** Extension: time of the last failure (the consecutive count is forgotten after the escalation window). */
+  lastFailAt: number;
+  /** Address: start of the current counting window. */
+  windowStart: number;
+  lastAddress: string | null;
+  /** When the state no longer matters (garbage collection only; the Redis key's TTL). PERMANENT: never. */
+  forgetAt: number;
+}
+
+function emptyLockState(): LockState {
+  return {
+    failures: 0,
+    lockedUntil: 0,
+    lockouts: 0,
+    lastLockAt: 0,
+    lastFailAt: 0,
+    windowStart: 0,
+    lastAddress: null,
+    forgetAt: 0,
+  };
+}
+
+/** Starts a lockout, escalating within the escalation window; the `permanentAfter`-th lockout is permanent. */
+function startLock(s: LockState, now: number, lockMs: number, policy: LockoutPolicy): void {
+  const esc = policy.escalation;
+  if (s.lastLockAt > 0 && now - s.lastLockAt >= esc.windowMs) s.lockouts = 0;
+  s.lockouts += 1;
+  s.lastLockAt = now;
+  if (esc.permanentAfter > 0 && s.lockouts >= esc.permanentAfter) {
+    s.lockedUntil = PERMANENT;
+  } else {
+    const ms = Math.floor(lockMs * Math.pow(esc.factor, s.lockouts - 1));
+    s.lockedUntil = Math.min(now + ms, PERMANENT);
+  }
+}
+
+/**
+ * One failed authentication against an extension: `threshold` consecutive failures lock it. The consecutive count
+ * is forgotten after `escalation.windowMs` without a failure, or when a lock ends. Returns true when a lock started.
+ * (The Redis adapter's Lua script in ./redis-scripts.ts implements the same rules; keep them in step.)
+ */
+export function applyExtensionFailure(s: LockState, now: number, address: string, policy: LockoutPolicy): boolean {
+  s.lastAddress = address;
+  if (s.lockedUntil > now) {
+    s.failures += 1;
+    s.lastFailAt = now;
+    return false;
+  }
+  if (s.lockedUntil > 0) {
+    s.lockedUntil = 0;
+    s.failures = 0;
+  }
+  if (s.lastFailAt > 0 && now - s.lastFailAt >= policy.escalation.windowMs) s.failures = 0;
+  s.failures += 1;
+  s.lastFailAt = now;
+  if (s.failures < policy.extension.threshold) return false;
+  startLock(s, now, policy.extension.lockMs, policy);
+  return true;
+}
+
+/** One failure from an address: `threshold` failures within `windowMs` lock it. Returns true when a lock started. */
+export function applyAddressFailure(s: LockState, now: number, policy: LockoutPolicy): boolean {
+  if (s.lockedUntil > now) {
+    s.failures += 1;
+    return false;
+  }
+  if (s.lockedUntil > 0) {
+    s.lockedUntil = 0;
+    s.failures = 0;
+    s.windowStart = 0;
+  }
+  if (s.windowStart === 0 || now - s.windowStart >= policy.address.windowMs) {
+    s.failures = 0;
+    s.windowStart = now;
+  }
+  s.failures += 1;
+  if (s.failures < policy.address.threshold) return false;
+  startLock(s, now, policy.address.lockMs, policy);
+  return true;
+}
+
+/** After this time every rule above would have reset the state anyway (or it is locked for good). */
+function updateForgetAt(s: LockState, now: number, policy: LockoutPolicy): void {
+  const esc = policy.escalation.windowMs;
+  s.forgetAt = Math.max(
+    s.lockedUntil,
+    s.lastLockAt > 0 ? s.lastLockAt + esc : 0,
+    now + esc,
+    now + policy.address.windowMs,
+  );
+}
+
+/** Lift: clears the lock and the counter but keeps the lockout history (escalation still applies). */
+function liftState(s: LockState, now: number): boolean {
+  const wasLocked = s.lockedUntil > now;
+  s.lockedUntil = 0;
+  s.failures = 0;
+  s.windowStart = 0;
+  s.lastFailAt = 0;
+  return wasLocked;
+}
+
+/** An expired lock reads as unlocked with no failures (the next failure starts a new count). */
+export function extensionView(aor: string, s: LockState, now: number): ExtensionLockout {
+  const locked = s.lockedUntil > now;
+  const expired = !locked && s.lockedUntil > 0;
+  return {
+    aor,
+    failures: expired ? 0 : s.failures,
+    lockedUntil: locked ? s.lockedUntil : null,
+    lastAddress: s.lastAddress,
+    lockouts: s.lockouts,
+  };
+}
+
+export function addressView(address: string, s: LockState, now: number): AddressLockout {
+  const locked = s.lockedUntil > now;
+  const expired = !locked && s.lockedUntil > 0;
+  return {
+    address,
+    failures: expired ? 0 : s.failures,
+    lockedUntil: locked ? s.lockedUntil : null,
+    lockouts: s.lockouts,
+  };
+}
+
+/** Byte order of the UTF-8 encodings: the order Redis ZRANGEBYLEX uses, so both adapters page identically. */
+function compareAor(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+interface AccountEntry {
+  account: Account;
+  credentials: Credentials | null;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly persistent = false;
+
+  private readonly accounts = new Map<string, AccountEntry>();
+  /** AORs in byte order, for paging. */
+  private readonly sortedAors: string[] = [];
+  private readonly bindings = new Map<string, Map<string, Binding>>();
+  private readonly versions = new Map<string, number>();
+  /** `aor \n nonce` -> highest nc used and when the record expires. */
+  private readonly nonces = new Map<string, { nc: number; expiresAt: number }>();
+  private readonly extensionLocks = new Map<string, LockState>();
+  private readonly addressLocks = new Map<string, LockState>();
+  /** The highest `now` any caller passed: the sweep's clock. */
+  private clock = Date.now();
+  private timer: NodeJS.Timeout | null;
+
+  constructor(opts: { sweepIntervalMs?: number } = {}) {
+    this.timer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  // Accounts
+
+  async createAccount(record: AccountRecord): Promise<boolean> {
+    const aor = record.account.aor;
+    if (this.accounts.has(aor)) return false;
+    this.accounts.set(aor, { account: clone(record.account), credentials: clone(record.credentials) });
+    this.sortedInsert(aor);
+    return true;
+  }
+
+  async getAccount(aor: string): Promise<AccountRecord | null> {
+    const e = this.accounts.get(aor);
+    return e ? { account: clone(e.account), credentials: clone(e.credentials) } : null;
+  }
+
+  async listAccounts(limit: number, cursor: string | null): Promise<Page<Account>> {
+    let start = 0;
+    if (cursor !== null) {
+      start = this.lowerBound(cursor);
+      if (this.sortedAors[start] === cursor) start += 1;
+    }
+    const slice = this.sortedAors.slice(start, start + Math.max(0, limit));
+    const items = slice.flatMap((aor) => {
+      const e = this.accounts.get(aor);
+      return e ? [clone(e.account)] : [];
+    });
+    const more = start + slice.length < this.sortedAors.length;
+    const last = slice[slice.length - 1];
+    return { items, nextCursor: more && last !== undefined ? last : null };
+  }
+
+  async updateAccount(aor: string, patch: AccountPatch, now: number, clearBindings: boolean): Promise<Account | null> {
+    this.tick(now);
+    const e = this.accounts.get(aor);
+    if (!e) return null;
+    const p = clone(patch);
+    e.account = {
+      ...e.account,
+      ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
+      ...(p.allowedAddresses !== undefined ? { allowedAddresses: p.allowedAddresses } : {}),
+      ...(p.maxContacts !== undefined ? { maxContacts: p.maxContacts } : {}),
+      ...(p.algorithms !== undefined ? { algorithms: p.algorithms } : {}),
+      updatedAt: now,
+    };
+    if (clearBindings) this.dropBindings(aor);
+    return clone(e.account);
+  }
+
+  async setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean> {
+    this.tick(now);
+    const e = this.accounts.get(aor);
+    if (!e) return false;
+    e.credentials = clone(credentials);
+    e.account = { ...e.account, passwordChangedAt: now, updatedAt: now, staleDevice: null };
+    this.dropBindings(aor);
+    return true;
+  }
+
+  async recordStaleDevice(aor: string, address: string, now: number): Promise<void> {
+    this.tick(now);
+    const e = this.accounts.get(aor);
+    if (e) e.account = { ...e.account, staleDevice: { address, seenAt: now } };
+  }
+
+  async deleteAccount(aor: string): Promise<boolean> {
+    if (!this.accounts.delete(aor)) return false;
+    const i = this.lowerBound(aor);
+    if (this.sortedAors[i] === aor) this.sortedAors.splice(i, 1);
+    this.bindings.delete(aor);
+    this.versions.delete(aor);
+    this.extensionLocks.delete(aor);
+    return true;
+  }
+
+  async countAccounts(): Promise<number> {
+    return this.accounts.size;
+  }
+
+  // Registrations and bindings
+
+  async loadRegistration(aor: string, address: string, now: number): Promise<RegistrationSnapshot> {
+    this.tick(now);
+    const record = await this.getAccount(aor);
+    const ext = this.extensionLocks.get(aor);
+    const addr = this.addressLocks.get(address);
+    return {
+      record,
+      bindings: this.liveBindings(aor, now),
+      version: this.versions.get(aor) ?? 0,
+      extensionLock: ext ? extensionView(aor, ext, now) : null,
+      addressLock: addr ? addressView(address, addr, now) : null,
+    };
+  }
+
+  async commitRegistration(commit: RegistrationCommit): Promise<CommitResult> {
+    const { aor, now } = commit;
+    this.tick(now);
+    if (commit.nonce && !this.nonceFresh(aor, commit.nonce)) return 'replay';
+    if ((this.versions.get(aor) ?? 0) !== commit.expectedVersion) return 'conflict';
+    if (commit.nonce) this.recordNonce(aor, commit.nonce, now);
+    const next = new Map<string, Binding>();
+    for (const b of commit.bindings) if (b.expiresAt > now) next.set(b.key, clone(b));
+    if (next.size > 0) this.bindings.set(aor, next);
+    else this.bindings.delete(aor);
+    this.bump(aor);
+    const ext = this.extensionLocks.get(aor);
+    if (ext) {
+      ext.failures = 0;
+      ext.lastFailAt = 0;
+    }
+    return 'ok';
+  }
+
+  async useNonce(aor: string, use: NonceUse): Promise<boolean> {
+    if (!this.nonceFresh(aor, use)) return false;
+    // NonceUse carries no `now`: the record lives from the latest time any caller passed.
+    this.recordNonce(aor, use, this.clock);
+    return true;
+  }
+
+  async getBindings(aor: string, now: number): Promise<Binding[]> {
+    this.tick(now);
+    return this.liveBindings(aor, now);
+  }
+
+  async clearBindings(aor: string): Promise<number> {
+    return this.dropBindings(aor);
+  }
+
+  async countBindings(now: number): Promise<number> {
+    this.tick(now);
+    let n = 0;
+    for (const m of this.bindings.values()) for (const b of m.values()) if (b.expiresAt > now) n += 1;
+    return n;
+  }
+
+  // Lockouts
+
+  async recordFailure(f: FailureRecord): Promise<FailureOutcome> {
+    this.tick(f.now);
+    let extension: ExtensionLockout | null = null;
+    let address: AddressLockout | null = null;
+    let extensionLockedNow = false;
+    let addressLockedNow = false;
+    if (f.aor !== null) {
+      const s = this.extensionLocks.get(f.aor) ?? emptyLockState();
+      this.extensionLocks.set(f.aor, s);
+      extensionLockedNow = applyExtensionFailure(s, f.now, f.address, f.policy);
+      updateForgetAt(s, f.now, f.policy);
+      extension = extensionView(f.aor, s, f.now);
+    }
+    if (f.countAddress) {
+      const s = this.addressLocks.get(f.address) ?? emptyLockState();
+      this.addressLocks.set(f.address, s);
+      addressLockedNow = applyAddressFailure(s, f.now, f.policy);
+      updateForgetAt(s, f.now, f.policy);
+      address = addressView(f.address, s, f.now);
+    }
+    return { extension, address, extensionLockedNow, addressLockedNow };
+  }
+
+  async isAddressLocked(address: string, now: number): Promise<boolean> {
+    this.tick(now);
+    const s = this.addressLocks.get(address);
+    return s !== undefined && s.lockedUntil > now;
+  }
+
+  async listLockouts(now: number): Promise<{ extensions: ExtensionLockout[]; addresses: AddressLockout[] }> {
+    this.tick(now);
+    const extensions: ExtensionLockout[] = [];
+    const addresses: AddressLockout[] = [];
+    for (const [aor, s] of this.extensionLocks) if (s.lockedUntil > now) extensions.push(extensionView(aor, s, now));
+    for (const [a, s] of this.addressLocks) if (s.lockedUntil > now) addresses.push(addressView(a, s, now));
+    extensions.sort((x, y) => compareAor(x.aor, y.aor));
+    addresses.sort((x, y) => compareAor(x.address, y.address));
+    return { extensions, addresses };
+  }
+
+  async liftExtension(aor: string, now: number): Promise<boolean> {
+    this.tick(now);
+    const s = this.extensionLocks.get(aor);
+    return s ? liftState(s, now) : false;
+  }
+
+  async liftAddress(address: string, now: number): Promise<boolean> {
+    this.tick(now);
+    const s = this.addressLocks.get(address);
+    return s ? liftState(s, now) : false;
+  }
+
+  async liftAll(now: number): Promise<number> {
+    this.tick(now);
+    let n = 0;
+    for (const s of this.extensionLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
+    for (const s of this.addressLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
+    return n;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  // Internals
+
+  private tick(now: number): void {
+    if (now > this.clock) this.clock = now;
+  }
+
+  private bump(aor: string): void {
+    this.versions.set(aor, (this.versions.get(aor) ?? 0) + 1);
+  }
+
+  /** Removes every binding (bumping the version); returns how many were stored. */
+  private dropBindings(aor: string): number {
+    const n = this.bindings.get(aor)?.size ?? 0;
+    this.bindings.delete(aor);
+    this.bump(aor);
+    return n;
+  }
+
+  private liveBindings(aor: string, now: number): Binding[] {
+    const m = this.bindings.get(aor);
+    if (!m) return [];
+    const out: Binding[] = [];
+    for (const b of m.values()) if (b.expiresAt > now) out.push(clone(b));
+    // Lazy pruning: once every binding has expired the AOR's entry goes, like the Redis hash's PEXPIRE.
+    if (out.length === 0) this.bindings.delete(aor);
+    return out;
+  }
+
+  /** The record's lifetime is garbage collection only (the registrar judges nonce age itself), as in Redis. */
+  private nonceFresh(aor: string, use: NonceUse): boolean {
+    const rec = this.nonces.get(`${aor}\n${use.nonce}`);
+    return rec === undefined || use.nc > rec.nc;
+  }
+
+  private recordNonce(aor: string, use: NonceUse, now: number): void {
+    const from = Math.max(now, this.clock);
+    this.nonces.set(`${aor}\n${use.nonce}`, { nc: use.nc, expiresAt: from + Math.max(1, use.ttlMs) });
+  }
+
+  private lowerBound(aor: string): number {
+    let lo = 0;
+    let hi = this.sortedAors.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.sortedAors[mid];
+      if (v !== undefined && compareAor(v, aor) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private sortedInsert(aor: string): void {
+    this.sortedAors.splice(this.lowerBound(aor), 0, aor);
+  }
+
+  /** Bounded housekeeping: forgets expired nonce records, stale lockout states and AORs whose bindings all expired. */
+  private sweep(): void {
+    const now = this.clock;
+    let budget = SWEEP_BUDGET;
+    for (const [k, s] of this.addressLocks) {
+      if (budget-- <= 0) return;
+      if (s.forgetAt <= now) this.addressLocks.delete(k);
+    }
+    for (const [k, s] of this.extensionLocks) {
+      if (budget-- <= 0) return;
+      if (s.forgetAt <= now) this.extensionLocks.delete(k);
+    }
+    for (const [k, rec] of this.nonces) {
+      if (budget-- <= 0) return;
+      if (rec.expiresAt <= now) this.nonces.delete(k);
+    }
+    for (const [aor, m] of this.bindings) {
+      if (budget-- <= 0) return;
+      let live = false;
+      for (const b of m.values()) if (b.expiresAt > now) live = true;
+      if (!live) this.bindings.delete(aor);
+    }
+  }
+}
+
+/** Callers must not be able to mutate stored state through returned or passed objects. */
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}

@@ -1,0 +1,269 @@
+/**
+ * Lua scripts of the Redis adapter, registered once with ioredis `defineCommand` and called by name (EVALSHA, with
+ * ioredis falling back to EVAL after a SCRIPT FLUSH or a restart). Each script is one atomic step; docs/store.md
+ * lists every key. Times in ARGV are the caller's `now` (ms); TTLs are computed relative to it.
+ *
+ * The lockout rules mirror applyExtensionFailure / applyAddressFailure in ./memory.ts: keep them in step.
+ */
+
+/** Shared helpers, prepended to every script. */
+const PRELUDE = `
+local PERMANENT = 9007199254740991
+-- tostring() would print 9.007199254741e+15; integers must round-trip exactly.
+local function fmt(n) return string.format('%.0f', n) end
+
+-- Removes the AOR's binding hash, its members of the expiry index, and bumps the version.
+local function dropBindings(b, v, idx, aor)
+  local keys = redis.call('HKEYS', b)
+  local batch = {}
+  for i = 1, #keys do
+    batch[#batch + 1] = aor .. '|' .. keys[i]
+    if #batch == 500 then redis.call('ZREM', idx, unpack(batch)); batch = {} end
+  end
+  if #batch > 0 then redis.call('ZREM', idx, unpack(batch)) end
+  redis.call('DEL', b)
+  redis.call('INCR', v)
+  return #keys
+end
+
+local function loadLock(key)
+  local raw = redis.call('HGETALL', key)
+  local s = { failures = 0, lockedUntil = 0, lockouts = 0, lastLockAt = 0, lastFailAt = 0, windowStart = 0,
+    forgetAt = 0, lastAddress = false }
+  for i = 1, #raw, 2 do
+    if raw[i] == 'lastAddress' then s.lastAddress = raw[i + 1] else s[raw[i]] = tonumber(raw[i + 1]) or 0 end
+  end
+  return s
+end
+
+local function startLock(s, now, lockMs, escWindow, factor, permanentAfter)
+  if s.lastLockAt > 0 and now - s.lastLockAt >= escWindow then s.lockouts = 0 end
+  s.lockouts = s.lockouts + 1
+  s.lastLockAt = now
+  if permanentAfter > 0 and s.lockouts >= permanentAfter then
+    s.lockedUntil = PERMANENT
+  else
+    local ms = math.floor(lockMs * math.pow(factor, s.lockouts - 1))
+    s.lockedUntil = math.min(now + ms, PERMANENT)
+  end
+end
+
+-- Writes the state, keeps the index of locked keys in step, and sets the key's TTL (garbage collection only).
+local function saveLock(key, idx, member, s, now, escWindow, addrWindow)
+  s.forgetAt = math.max(s.lockedUntil, s.lastLockAt > 0 and (s.lastLockAt + escWindow) or 0, now + escWindow,
+    now + addrWindow)
+  redis.call('HSET', key, 'failures', fmt(s.failures), 'lockedUntil', fmt(s.lockedUntil), 'lockouts', fmt(s.lockouts),
+    'lastLockAt', fmt(s.lastLockAt), 'lastFailAt', fmt(s.lastFailAt), 'windowStart', fmt(s.windowStart),
+    'forgetAt', fmt(s.forgetAt))
+  if s.lastAddress then redis.call('HSET', key, 'lastAddress', s.lastAddress) end
+  if s.forgetAt >= PERMANENT then
+    redis.call('PERSIST', key)
+  else
+    redis.call('PEXPIRE', key, fmt(math.max(1000, s.forgetAt - now)))
+  end
+  if s.lockedUntil > now then
+    redis.call('ZADD', idx, fmt(s.lockedUntil), member)
+  else
+    redis.call('ZREM', idx, member)
+  end
+end
+
+local function lockReply(s, lockedNow)
+  return { fmt(s.failures), fmt(s.lockedUntil), s.lastAddress or '', fmt(s.lockouts), lockedNow and '1' or '0' }
+end
+`;
+
+export interface ScriptDef {
+  readonly numberOfKeys: number;
+  readonly lua: string;
+}
+
+function script(numberOfKeys: number, body: string): ScriptDef {
+  return { numberOfKeys, lua: PRELUDE + body };
+}
+
+export const SCRIPTS = {
+  /** KEYS: acct. ARGV: field, value, ... -> 1 created, 0 exists. */
+  sipregCreateAccount: script(
+    1,
+    `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`,
+  ),
+
+  /** KEYS: acct, b, v, bexp. ARGV: aor, clear (1/0), field, value, ... -> the account hash, or nil when absent. */
+  sipregUpdateAccount: script(
+    4,
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[2] == '1' then dropBindings(KEYS[2], KEYS[3], KEYS[4], ARGV[1]) end
+return redis.call('HGETALL', KEYS[1])
+`,
+  ),
+
+  /** KEYS: acct. ARGV: field, value, ... -> 1 written, 0 absent. Never creates the account. */
+  sipregSetIfExists: script(
+    1,
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`,
+  ),
+
+  /** KEYS: acct, b, v, bexp. ARGV: aor, field, value, ... -> 1 written (bindings removed), 0 absent. */
+  sipregSetCredentials: script(
+    4,
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+dropBindings(KEYS[2], KEYS[3], KEYS[4], ARGV[1])
+return 1
+`,
+  ),
+
+  /** KEYS: acct, b, v, fail, bexp, locks:ext. ARGV: aor -> 1 deleted, 0 absent. */
+  sipregDeleteAccount: script(
+    6,
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+dropBindings(KEYS[2], KEYS[3], KEYS[5], ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[6], ARGV[1])
+return 1
+`,
+  ),
+
+  /** KEYS: b, v, bexp. ARGV: aor -> how many bindings were stored. */
+  sipregClearBindings: script(
+    3,
+    `
+return dropBindings(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+`,
+  ),
+
+  /** KEYS: n. ARGV: nc, ttlMs -> 1 recorded, 0 replay (nc not higher than the highest seen). */
+  sipregUseNonce: script(
+    1,
+    `
+local seen = redis.call('GET', KEYS[1])
+if seen and tonumber(ARGV[1]) <= tonumber(seen) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`,
+  ),
+
+  /**
+   * KEYS: b, v, n, fail, bexp.
+   * ARGV: aor, expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, then (key, json, expiresAt) triples.
+   * -> 'ok' | 'conflict' | 'replay'. Nothing is written unless 'ok'.
+   */
+  sipregCommit: script(
+    5,
+    `
+local aor = ARGV[1]
+if ARGV[3] == '1' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen and tonumber(ARGV[4]) <= tonumber(seen) then return 'replay' end
+end
+local version = tonumber(redis.call('GET', KEYS[2]) or '0')
+if version ~= tonumber(ARGV[2]) then return 'conflict' end
+if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
+dropBindings(KEYS[1], KEYS[2], KEYS[5], aor)
+if #ARGV > 6 then
+  local fields = {}
+  local members = {}
+  for i = 7, #ARGV, 3 do
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+    members[#members + 1] = ARGV[i + 2]
+    members[#members + 1] = aor .. '|' .. ARGV[i]
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  redis.call('ZADD', KEYS[5], unpack(members))
+end
+-- A success resets the consecutive failure count, not the lockout history.
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HSET', KEYS[4], 'failures', '0', 'lastFailAt', '0')
+end
+return 'ok'
+`,
+  ),
+
+  /**
+   * KEYS: fail, locks:ext. ARGV: aor, now, address, threshold, lockMs, escWindowMs, factor, permanentAfter, addrWindowMs.
+   * -> [failures, lockedUntil, lastAddress, lockouts, lockedNow].
+   */
+  sipregFailExtension: script(
+    2,
+    `
+local now = tonumber(ARGV[2])
+local escWindow = tonumber(ARGV[6])
+local s = loadLock(KEYS[1])
+local lockedNow = false
+s.lastAddress = ARGV[3]
+if s.lockedUntil > now then
+  s.failures = s.failures + 1
+  s.lastFailAt = now
+else
+  if s.lockedUntil > 0 then s.lockedUntil = 0; s.failures = 0 end
+  if s.lastFailAt > 0 and now - s.lastFailAt >= escWindow then s.failures = 0 end
+  s.failures = s.failures + 1
+  s.lastFailAt = now
+  if s.failures >= tonumber(ARGV[4]) then
+    startLock(s, now, tonumber(ARGV[5]), escWindow, tonumber(ARGV[7]), tonumber(ARGV[8]))
+    lockedNow = true
+  end
+end
+saveLock(KEYS[1], KEYS[2], ARGV[1], s, now, escWindow, tonumber(ARGV[9]))
+return lockReply(s, lockedNow)
+`,
+  ),
+
+  /**
+   * KEYS: addr, locks:addr. ARGV: address, now, threshold, windowMs, lockMs, escWindowMs, factor, permanentAfter.
+   * -> [failures, lockedUntil, '', lockouts, lockedNow].
+   */
+  sipregFailAddress: script(
+    2,
+    `
+local now = tonumber(ARGV[2])
+local windowMs = tonumber(ARGV[4])
+local escWindow = tonumber(ARGV[6])
+local s = loadLock(KEYS[1])
+local lockedNow = false
+if s.lockedUntil > now then
+  s.failures = s.failures + 1
+else
+  if s.lockedUntil > 0 then s.lockedUntil = 0; s.failures = 0; s.windowStart = 0 end
+  if s.windowStart == 0 or now - s.windowStart >= windowMs then s.failures = 0; s.windowStart = now end
+  s.failures = s.failures + 1
+  if s.failures >= tonumber(ARGV[3]) then
+    startLock(s, now, tonumber(ARGV[5]), escWindow, tonumber(ARGV[7]), tonumber(ARGV[8]))
+    lockedNow = true
+  end
+end
+saveLock(KEYS[1], KEYS[2], ARGV[1], s, now, escWindow, windowMs)
+return lockReply(s, lockedNow)
+`,
+  ),
+
+  /** KEYS: state, index. ARGV: member, now -> 1 when it was locked. Resets the counter, keeps the history. */
+  sipregLift: script(
+    2,
+    `
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local s = loadLock(KEYS[1])
+redis.call('HSET', KEYS[1], 'failures', '0', 'lockedUntil', '0', 'windowStart', '0', 'lastFailAt', '0')
+if s.lockedUntil > tonumber(ARGV[2]) then return 1 end
+return 0
+`,
+  ),
+} as const satisfies Record<string, ScriptDef>;
+
+export type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,648 @@
+/**
+ * Redis Store (ioredis). Every key and its lifetime is listed in docs/store.md. Per-AOR keys share the hash tag
+ * `{aor}`; multi-key atomic steps are Lua scripts from ./redis-scripts.ts, defined once and called by name.
+ *
+ * Logic runs on the callers' `now`; Redis TTLs run on Redis's clock, so every TTL is sent relative (PX / PEXPIRE
+ * computed as `deadline - now`), never as an absolute PEXPIREAT.
+ */
+import { Redis, type ChainableCommander } from 'ioredis';
+import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { DIGEST_ALGORITHMS } from './types.js';
+import type {
+  Account,
+  AccountPatch,
+  AccountRecord,
+  AddressLockout,
+  AuthType,
+  Binding,
+  CommitResult,
+  Credentials,
+  DigestAlgorithm,
+  ExtensionLockout,
+  FailureOutcome,
+  FailureRecord,
+  Ha1Set,
+  NonceUse,
+  Page,
+  RegistrationCommit,
+  RegistrationSnapshot,
+  Store,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  /** Prefix of every key; default `sipreg:`. */
+  keyPrefix?: string;
+  /** Per-command deadline; a command that gets no answer in time rejects. Default 2000 ms. */
+  commandTimeoutMs?: number;
+  /** Connection errors (the client keeps reconnecting in the background). Never carries secrets. */
+  onError?: (err: Error) => void;
+}
+
+type ScriptArg = string | number;
+type ScriptCaller<R> = Record<ScriptName, (...args: ScriptArg[]) => R>;
+
+const RECONNECT_CAP_MS = 2000;
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly persistent = true;
+
+  private readonly redis: Redis;
+  private readonly p: string;
+
+  constructor(url: string, opts: RedisStoreOptions = {}) {
+    this.p = opts.keyPrefix ?? 'sipreg:';
+    this.redis = new Redis(url, {
+      // Reject instead of hanging when Redis is away; keep reconnecting so service resumes by itself.
+      maxRetriesPerRequest: 1,
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_CAP_MS),
+      lazyConnect: false,
+    });
+    const onError = opts.onError;
+    // Without a listener ioredis would report every failed reconnect as an unhandled 'error' event.
+    this.redis.on('error', (err: Error) => onError?.(err));
+    for (const [name, def] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, def);
+  }
+
+  // Keys (docs/store.md)
+
+  private acct(aor: string): string {
+    return `${this.p}{${aor}}:acct`;
+  }
+  private bKey(aor: string): string {
+    return `${this.p}{${aor}}:b`;
+  }
+  private vKey(aor: string): string {
+    return `${this.p}{${aor}}:v`;
+  }
+  private nKey(aor: string, nonce: string): string {
+    return `${this.p}{${aor}}:n:${nonce}`;
+  }
+  private failKey(aor: string): string {
+    return `${this.p}{${aor}}:fail`;
+  }
+  private addrKey(address: string): string {
+    return `${this.p}addr:{${address}}`;
+  }
+  private get accountsIdx(): string {
+    return `${this.p}accounts`;
+  }
+  private get bexpIdx(): string {
+    return `${this.p}bexp`;
+  }
+  private get extLocksIdx(): string {
+    return `${this.p}locks:ext`;
+  }
+  private get addrLocksIdx(): string {
+    return `${this.p}locks:addr`;
+  }
+
+  // Accounts
+
+  async createAccount(record: AccountRecord): Promise<boolean> {
+    const aor = record.account.aor;
+    const tx = this.redis.multi();
+    this.queue(tx, 'sipregCreateAccount', [this.acct(aor)], encodeRecord(record));
+    // Unconditional and idempotent: an existing account is in the index already.
+    tx.zadd(this.accountsIdx, 0, aor);
+    const [created] = await execAll(tx);
+    return created === 1;
+  }
+
+  async getAccount(aor: string): Promise<AccountRecord | null> {
+    return decodeRecord(await this.redis.hgetall(this.acct(aor)));
+  }
+
+  async listAccounts(limit: number, cursor: string | null): Promise<Page<Account>> {
+    if (limit <= 0) return { items: [], nextCursor: null };
+    const aors = await this.redis.zrangebylex(
+      this.accountsIdx,
+      cursor === null ? '-' : `(${cursor}`,
+      '+',
+      'LIMIT',
+      0,
+      limit + 1,
+    );
+    const page = aors.slice(0, limit);
+    const pipe = this.redis.pipeline();
+    for (const aor of page) pipe.hgetall(this.acct(aor));
+    const hashes = page.length > 0 ? await execAll(pipe) : [];
+    const items: Account[] = [];
+    for (const h of hashes) {
+      const rec = decodeRecord(asHash(h));
+      if (rec) items.push(rec.account);
+    }
+    const last = page[page.length - 1];
+    return { items, nextCursor: aors.length > limit && last !== undefined ? last : null };
+  }
+
+  async updateAccount(aor: string, patch: AccountPatch, now: number, clearBindings: boolean): Promise<Account | null> {
+    const fields: string[] = [];
+    if (patch.enabled !== undefined) fields.push('enabled', JSON.stringify(patch.enabled));
+    if (patch.allowedAddresses !== undefined) fields.push('allowedAddresses', JSON.stringify(patch.allowedAddresses));
+    if (patch.maxContacts !== undefined) fields.push('maxContacts', JSON.stringify(patch.maxContacts));
+    if (patch.algorithms !== undefined) fields.push('algorithms', JSON.stringify(patch.algorithms));
+    fields.push('updatedAt', JSON.stringify(now));
+    const reply = await this.run(
+      'sipregUpdateAccount',
+      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.bexpIdx],
+      [aor, clearBindings ? '1' : '0', ...fields],
+    );
+    if (reply === null) return null;
+    return decodeRecord(pairsToHash(reply))?.account ?? null;
+  }
+
+  async setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean> {
+    const reply = await this.run(
+      'sipregSetCredentials',
+      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.bexpIdx],
+      [
+        aor,
+        'credentials',
+        JSON.stringify(credentials),
+        'passwordChangedAt',
+        JSON.stringify(now),
+        'updatedAt',
+        JSON.stringify(now),
+        'staleDevice',
+        'null',
+      ],
+    );
+    return reply === 1;
+  }
+
+  async recordStaleDevice(aor: string, address: string, now: number): Promise<void> {
+    await this.run('sipregSetIfExists', [this.acct(aor)], ['staleDevice', JSON.stringify({ address, seenAt: now })]);
+  }
+
+  async deleteAccount(aor: string): Promise<boolean> {
+    const tx = this.redis.multi();
+    this.queue(
+      tx,
+      'sipregDeleteAccount',
+      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor), this.bexpIdx, this.extLocksIdx],
+      [aor],
+    );
+    tx.zrem(this.accountsIdx, aor);
+    const [deleted] = await execAll(tx);
+    return deleted === 1;
+  }
+
+  async countAccounts(): Promise<number> {
+    return this.redis.zcard(this.accountsIdx);
+  }
+
+  // Registrations and bindings
+
+  async loadRegistration(aor: string, address: string, now: number): Promise<RegistrationSnapshot> {
+    // MULTI: one round trip and one consistent view, so the version matches the bindings read with it.
+    const tx = this.redis
+      .multi()
+      .hgetall(this.acct(aor))
+      .hgetall(this.bKey(aor))
+      .get(this.vKey(aor))
+      .hgetall(this.failKey(aor))
+      .hgetall(this.addrKey(address));
+    const [acct, b, v, fail, addr] = await execAll(tx);
+    const ext = decodeLock(asHash(fail));
+    const adr = decodeLock(asHash(addr));
+    return {
+      record: decodeRecord(asHash(acct)),
+      bindings: decodeBindings(asHash(b), now),
+      version: typeof v === 'string' ? Number(v) : 0,
+      extensionLock: ext ? extensionView(aor, ext, now) : null,
+      addressLock: adr ? addressView(address, adr, now) : null,
+    };
+  }
+
+  async commitRegistration(commit: RegistrationCommit): Promise<CommitResult> {
+    const { aor, now, nonce } = commit;
+    const live = commit.bindings.filter((b) => b.expiresAt > now);
+    const latest = live.reduce((m, b) => Math.max(m, b.expiresAt), now);
+    const args: ScriptArg[] = [
+      aor,
+      commit.expectedVersion,
+      nonce ? '1' : '0',
+      nonce ? nonce.nc : 0,
+      nonce ? Math.max(1, Math.ceil(nonce.ttlMs)) : 0,
+      Math.max(1, Math.ceil(latest - now)),
+    ];
+    for (const b of live) args.push(b.key, JSON.stringify(b), b.expiresAt);
+    const reply = await this.run(
+      'sipregCommit',
+      [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor), this.bexpIdx],
+      args,
+    );
+    if (reply === 'ok' || reply === 'conflict' || reply === 'replay') return reply;
+    throw new Error(`unexpected commit reply from Redis: ${String(reply)}`);
+  }
+
+  async useNonce(aor: string, use: NonceUse): Promise<boolean> {
+    const reply = await this.run(
+      'sipregUseNonce',
+      [this.nKey(aor, use.nonce)],
+      [use.nc, Math.max(1, Math.ceil(use.ttlMs))],
+    );
+    return reply === 1;
+  }
+
+  async getBindings(aor: string, now: number): Promise<Binding[]> {
+    return decodeBindings(await this.redis.hgetall(this.bKey(aor)), now);
+  }
+
+  async clearBindings(aor: string): Promise<number> {
+    const n = await this.run('sipregClearBindings', [this.bKey(aor), this.vKey(aor), this.bexpIdx], [aor]);
+    return typeof n === 'number' ? n : 0;
+  }
+
+  async countBindings(now: number): Promise<number> {
+    // The expiry index: prune what has expired, count the rest; cost O(log N + pruned).
+    const tx = this.redis.multi().zremrangebyscore(this.bexpIdx, '-inf', now).zcount(this.bexpIdx, `(${now}`, '+inf');
+    const [, n] = await execAll(tx);
+    return typeof n === 'number' ? n : 0;
+  }
+
+  // Lockouts
+
+  async recordFailure(f: FailureRecord): Promise<FailureOutcome> {
+    const { policy, now } = f;
+    const esc = policy.escalation;
+    const tx = this.redis.multi();
+    if (f.aor !== null) {
+      this.queue(
+        tx,
+        'sipregFailExtension',
+        [this.failKey(f.aor), this.extLocksIdx],
+        [
+          f.aor,
+          now,
+          f.address,
+          policy.extension.threshold,
+          policy.extension.lockMs,
+          esc.windowMs,
+          esc.factor,
+          esc.permanentAfter,
+          policy.address.windowMs,
+        ],
+      );
+    }
+    if (f.countAddress) {
+      this.queue(
+        tx,
+        'sipregFailAddress',
+        [this.addrKey(f.address), this.addrLocksIdx],
+        [
+          f.address,
+          now,
+          policy.address.threshold,
+          policy.address.windowMs,
+          policy.address.lockMs,
+          esc.windowMs,
+          esc.factor,
+          esc.permanentAfter,
+        ],
+      );
+    }
+    const replies = f.aor !== null || f.countAddress ? await execAll(tx) : [];
+    let i = 0;
+    let extension: ExtensionLockout | null = null;
+    let address: AddressLockout | null = null;
+    let extensionLockedNow = false;
+    let addressLockedNow = false;
+    if (f.aor !== null) {
+      const r = decodeLockReply(replies[i++]);
+      extension = {
+        aor: f.aor,
+        failures: r.failures,
+        lockedUntil: r.lockedUntil > now ? r.lockedUntil : null,
+        lastAddress: r.lastAddress,
+        lockouts: r.lockouts,
+      };
+      extensionLockedNow = r.lockedNow;
+    }
+    if (f.countAddress) {
+      const r = decodeLockReply(replies[i++]);
+      address = {
+        address: f.address,
+        failures: r.failures,
+        lockedUntil: r.lockedUntil > now ? r.lockedUntil : null,
+        lockouts: r.lockouts,
+      };
+      addressLockedNow = r.lockedNow;
+    }
+    return { extension, address, extensionLockedNow, addressLockedNow };
+  }
+
+  async isAddressLocked(address: string, now: number): Promise<boolean> {
+    const until = await this.redis.hget(this.addrKey(address), 'lockedUntil');
+    return until !== null && Number(until) > now;
+  }
+
+  async listLockouts(now: number): Promise<{ extensions: ExtensionLockout[]; addresses: AddressLockout[] }> {
+    const { aors, addresses } = await this.lockedMembers(now);
+    const pipe = this.redis.pipeline();
+    for (const aor of aors) pipe.hgetall(this.failKey(aor));
+    for (const a of addresses) pipe.hgetall(this.addrKey(a));
+    const hashes = aors.length + addresses.length > 0 ? await execAll(pipe) : [];
+    const extensions: ExtensionLockout[] = [];
+    const addrs: AddressLockout[] = [];
+    aors.forEach((aor, i) => {
+      const s = decodeLock(asHash(hashes[i]));
+      if (s && s.lockedUntil > now) extensions.push(extensionView(aor, s, now));
+    });
+    addresses.forEach((a, i) => {
+      const s = decodeLock(asHash(hashes[aors.length + i]));
+      if (s && s.lockedUntil > now) addrs.push(addressView(a, s, now));
+    });
+    extensions.sort((x, y) => byteCompare(x.aor, y.aor));
+    addrs.sort((x, y) => byteCompare(x.address, y.address));
+    return { extensions, addresses: addrs };
+  }
+
+  async liftExtension(aor: string, now: number): Promise<boolean> {
+    return (await this.run('sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now])) === 1;
+  }
+
+  async liftAddress(address: string, now: number): Promise<boolean> {
+    return (await this.run('sipregLift', [this.addrKey(address), this.addrLocksIdx], [address, now])) === 1;
+  }
+
+  async liftAll(now: number): Promise<number> {
+    const { aors, addresses } = await this.lockedMembers(now);
+    if (aors.length + addresses.length === 0) return 0;
+    const pipe = this.redis.pipeline();
+    for (const aor of aors) this.queue(pipe, 'sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now]);
+    for (const a of addresses) this.queue(pipe, 'sipregLift', [this.addrKey(a), this.addrLocksIdx], [a, now]);
+    return (await execAll(pipe)).filter((r) => r === 1).length;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  // Internals
+
+  private run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    return (this.redis as unknown as ScriptCaller<Promise<unknown>>)[name](...keys, ...args);
+  }
+
+  private queue(chain: ChainableCommander, name: ScriptName, keys: string[], args: ScriptArg[]): void {
+    (chain as unknown as ScriptCaller<ChainableCommander>)[name](...keys, ...args);
+  }
+
+  /** Members of the lock indexes still locked at `now`, pruning the rest (one round trip). */
+  private async lockedMembers(now: number): Promise<{ aors: string[]; addresses: string[] }> {
+    const tx = this.redis
+      .multi()
+      .zremrangebyscore(this.extLocksIdx, '-inf', now)
+      .zrangebyscore(this.extLocksIdx, `(${now}`, '+inf')
+      .zremrangebyscore(this.addrLocksIdx, '-inf', now)
+      .zrangebyscore(this.addrLocksIdx, `(${now}`, '+inf');
+    const [, aors, , addresses] = await execAll(tx);
+    return { aors: asStrings(aors), addresses: asStrings(addresses) };
+  }
+}
+
+// Replies
+
+async function execAll(chain: ChainableCommander): Promise<unknown[]> {
+  const results = await chain.exec();
+  if (results === null) throw new Error('Redis transaction aborted');
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+function asHash(v: unknown): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
+function asStrings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** A Lua HGETALL reply: a flat array of field, value. */
+function pairsToHash(v: unknown): Record<string, string> {
+  const a = asStrings(v);
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < a.length; i += 2) out[a[i] as string] = a[i + 1] as string;
+  return out;
+}
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+// Accounts: one hash field per Account field (JSON value) plus `credentials` (JSON).
+
+const ACCOUNT_FIELDS = [
+  'aor',
+  'username',
+  'domain',
+  'authId',
+  'authType',
+  'allowedAddresses',
+  'enabled',
+  'maxContacts',
+  'algorithms',
+  'createdAt',
+  'updatedAt',
+  'passwordChangedAt',
+  'staleDevice',
+] as const satisfies readonly (keyof Account)[];
+
+function encodeRecord(record: AccountRecord): string[] {
+  const out: string[] = [];
+  for (const f of ACCOUNT_FIELDS) out.push(f, JSON.stringify(record.account[f]));
+  out.push('credentials', JSON.stringify(record.credentials));
+  return out;
+}
+
+class CorruptRecord extends Error {
+  constructor(field: string) {
+    super(`corrupt account record in Redis: field ${field}`);
+  }
+}
+
+function field(h: Record<string, string>, name: string): unknown {
+  const raw = h[name];
+  if (raw === undefined) throw new CorruptRecord(name);
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new CorruptRecord(name);
+  }
+}
+
+function str(h: Record<string, string>, name: string): string {
+  const v = field(h, name);
+  if (typeof v !== 'string') throw new CorruptRecord(name);
+  return v;
+}
+
+function num(h: Record<string, string>, name: string): number {
+  const v = field(h, name);
+  if (typeof v !== 'number') throw new CorruptRecord(name);
+  return v;
+}
+
+function numOrNull(h: Record<string, string>, name: string): number | null {
+  const v = field(h, name);
+  if (v !== null && typeof v !== 'number') throw new CorruptRecord(name);
+  return v;
+}
+
+function isAlgorithm(v: unknown): v is DigestAlgorithm {
+  return typeof v === 'string' && (DIGEST_ALGORITHMS as readonly string[]).includes(v);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function ha1Set(v: unknown, name: string): Ha1Set {
+  if (!isRecord(v)) throw new CorruptRecord(name);
+  const out: Partial<Record<DigestAlgorithm, string>> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!isAlgorithm(k) || typeof x !== 'string') throw new CorruptRecord(name);
+    out[k] = x;
+  }
+  return out;
+}
+
+function decodeCredentials(v: unknown): Credentials | null {
+  if (v === null) return null;
+  if (!isRecord(v)) throw new CorruptRecord('credentials');
+  const previousUntil = v['previousUntil'];
+  if (previousUntil !== null && typeof previousUntil !== 'number') throw new CorruptRecord('credentials');
+  return {
+    ha1: ha1Set(v['ha1'], 'credentials'),
+    previousHa1: v['previousHa1'] === null ? null : ha1Set(v['previousHa1'], 'credentials'),
+    previousUntil,
+  };
+}
+
+function decodeRecord(h: Record<string, string>): AccountRecord | null {
+  if (Object.keys(h).length === 0) return null;
+  const authType = str(h, 'authType');
+  if (authType !== 'digest' && authType !== 'ip') throw new CorruptRecord('authType');
+  const allowed = field(h, 'allowedAddresses');
+  if (!Array.isArray(allowed) || !allowed.every((x) => typeof x === 'string')) {
+    throw new CorruptRecord('allowedAddresses');
+  }
+  const enabled = field(h, 'enabled');
+  if (typeof enabled !== 'boolean') throw new CorruptRecord('enabled');
+  const algorithms = field(h, 'algorithms');
+  if (algorithms !== null && !(Array.isArray(algorithms) && algorithms.every(isAlgorithm))) {
+    throw new CorruptRecord('algorithms');
+  }
+  const stale = field(h, 'staleDevice');
+  let staleDevice: Account['staleDevice'] = null;
+  if (stale !== null) {
+    if (!isRecord(stale) || typeof stale['address'] !== 'string' || typeof stale['seenAt'] !== 'number') {
+      throw new CorruptRecord('staleDevice');
+    }
+    staleDevice = { address: stale['address'], seenAt: stale['seenAt'] };
+  }
+  const account: Account = {
+    aor: str(h, 'aor'),
+    username: str(h, 'username'),
+    domain: str(h, 'domain'),
+    authId: str(h, 'authId'),
+    authType: authType satisfies AuthType,
+    allowedAddresses: allowed,
+    enabled,
+    maxContacts: numOrNull(h, 'maxContacts'),
+    algorithms,
+    createdAt: num(h, 'createdAt'),
+    updatedAt: num(h, 'updatedAt'),
+    passwordChangedAt: numOrNull(h, 'passwordChangedAt'),
+    staleDevice,
+  };
+  return { account, credentials: decodeCredentials(field(h, 'credentials')) };
+}
+
+// Bindings: binding key -> JSON of the Binding, written by this adapter only.
+
+function decodeBindings(h: Record<string, string>, now: number): Binding[] {
+  const out: Binding[] = [];
+  for (const raw of Object.values(h)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(raw) as unknown;
+    } catch {
+      continue;
+    }
+    if (!isRecord(v) || typeof v['key'] !== 'string' || typeof v['expiresAt'] !== 'number') continue;
+    if (v['expiresAt'] > now) out.push(v as unknown as Binding);
+  }
+  return out;
+}
+
+// Lockout state hashes (fields written by the Lua scripts).
+
+interface StoredLock {
+  failures: number;
+  lockedUntil: number;
+  lockouts: number;
+  lastAddress: string | null;
+}
+
+function decodeLock(h: Record<string, string>): StoredLock | null {
+  if (Object.keys(h).length === 0) return null;
+  return {
+    failures: Number(h['failures'] ?? 0),
+    lockedUntil: Number(h['lockedUntil'] ?? 0),
+    lockouts: Number(h['lockouts'] ?? 0),
+    lastAddress: h['lastAddress'] ?? null,
+  };
+}
+
+function decodeLockReply(v: unknown): StoredLock & { lockedNow: boolean } {
+  const a = asStrings(v);
+  if (a.length !== 5) throw new Error('unexpected lockout reply from Redis');
+  return {
+    failures: Number(a[0]),
+    lockedUntil: Number(a[1]),
+    lastAddress: a[2] === '' ? null : (a[2] ?? null),
+    lockouts: Number(a[3]),
+    lockedNow: a[4] === '1',
+  };
+}
+
+/** Same reading as ./memory.ts: an expired lock shows as unlocked with no failures. */
+function extensionView(aor: string, s: StoredLock, now: number): ExtensionLockout {
+  const locked = s.lockedUntil > now;
+  const expired = !locked && s.lockedUntil > 0;
+  return {
+    aor,
+    failures: expired ? 0 : s.failures,
+    lockedUntil: locked ? s.lockedUntil : null,
+    lastAddress: s.lastAddress,
+    lockouts: s.lockouts,
+  };
+}
+
+function addressView(address: string, s: StoredLock, now: number): AddressLockout {
+  const locked = s.lockedUntil > now;
+  const expired = !locked && s.lockedUntil > 0;
+  return {
+    address,
+    failures: expired ? 0 : s.failures,
+    lockedUntil: locked ? s.lockedUntil : null,
+    lockouts: s.lockouts,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Starts a throwaway redis-server for tests: from PATH, on a free 127.0.0.1 port, in its own temp directory.
+ * When redis-server is missing the tests fail with one clear line (they never skip).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface RedisServerHandle {
+  url: string;
+  port: number;
+  /** Graceful stop (SIGTERM) and removal of the temp directory (unless `dir` was given). */
+  stop(): Promise<void>;
+  /** SIGKILL: Redis dies without saving, like a crash. */
+  kill9(): Promise<void>;
+  /** Starts the server again on the same port and directory (after stop or kill9, or stops it first). */
+  restart(): Promise<void>;
+}
+
+const NOT_FOUND = 'redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server)';
+
+function findOnPath(name: string): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    let data = '';
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\r\n')) done(data.startsWith('+PONG'));
+    });
+  });
+}
+
+async function waitForPing(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`redis-server exited before answering PING: ${output().trim().slice(-500)}`);
+    }
+    if (await pingOnce(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function startRedisServer(opts: { appendonly?: boolean; dir?: string } = {}): Promise<RedisServerHandle> {
+  const bin = findOnPath('redis-server');
+  if (bin === null) throw new Error(NOT_FOUND);
+  const ownDir = opts.dir === undefined;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipreg-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+
+  const launch = async (): Promise<void> => {
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      opts.appendonly ? 'yes' : 'no',
+      '--dir',
+      dir,
+      '--protected-mode',
+      'no',
+    ];
+    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child = c;
+    await waitForPing(port, c, () => out);
+  };
+
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    const c = child;
+    if (!c) return;
+    child = null;
+    const exited = waitExit(c);
+    c.kill(signal);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await kill('SIGTERM');
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      await kill('SIGKILL');
+    },
+    async restart() {
+      await kill('SIGTERM');
+      await launch();
+    },
+  };
+}

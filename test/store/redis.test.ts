@@ -1,0 +1,144 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/redis.js';
+import { createStore } from '../../src/store/index.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { account, binding, storeContract } from './contract.js';
+
+let server: RedisServerHandle;
+let seq = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+// Each test gets its own key prefix on the shared server, so tests cannot see each other's data.
+storeContract('RedisStore', async () => {
+  const store = new RedisStore(server.url, { keyPrefix: `t${++seq}:` });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('RedisStore specifics', () => {
+  const T0 = Date.now();
+
+  it('keeps one AOR under one hash tag, with TTLs computed from the caller now', async () => {
+    const prefix = `k${++seq}:`;
+    const store = new RedisStore(server.url, { keyPrefix: prefix });
+    const raw = new Redis(server.url);
+    try {
+      const aor = 'alice@example.com';
+      await store.createAccount(account(aor));
+      // The caller's clock is a day behind Redis's: the TTL still spans expiresAt - now.
+      const now = T0 - 86_400_000;
+      const snap = await store.loadRegistration(aor, '192.0.2.1', now);
+      const r = await store.commitRegistration({
+        aor,
+        expectedVersion: snap.version,
+        bindings: [binding('a', now + 3_600_000), binding('b', now + 600_000)],
+        nonce: { nonce: 'abc', nc: 1, ttlMs: 300_000 },
+        now,
+      });
+      expect(r).toBe('ok');
+      const keys = (await raw.keys(`${prefix}*`)).sort();
+      expect(keys).toEqual(
+        [
+          `${prefix}bexp`,
+          `${prefix}accounts`,
+          `${prefix}{${aor}}:acct`,
+          `${prefix}{${aor}}:b`,
+          `${prefix}{${aor}}:n:abc`,
+          `${prefix}{${aor}}:v`,
+        ].sort(),
+      );
+      const bTtl = await raw.pttl(`${prefix}{${aor}}:b`);
+      expect(bTtl).toBeGreaterThan(3_500_000);
+      expect(bTtl).toBeLessThanOrEqual(3_600_000);
+      const nTtl = await raw.pttl(`${prefix}{${aor}}:n:abc`);
+      expect(nTtl).toBeGreaterThan(200_000);
+      expect(nTtl).toBeLessThanOrEqual(300_000);
+      expect(await raw.pttl(`${prefix}{${aor}}:acct`)).toBe(-1);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it('gives a permanent lockout no TTL and a temporary one a bounded TTL', async () => {
+    const prefix = `l${++seq}:`;
+    const store = new RedisStore(server.url, { keyPrefix: prefix });
+    const raw = new Redis(server.url);
+    try {
+      const policy = {
+        extension: { threshold: 1, lockMs: 60_000 },
+        address: { threshold: 1, windowMs: 60_000, lockMs: 60_000 },
+        escalation: { windowMs: 3_600_000, factor: 2, permanentAfter: 2 },
+      };
+      await store.recordFailure({ aor: 'a@x', address: '192.0.2.9', countAddress: true, now: T0, policy });
+      const ttl = await raw.pttl(`${prefix}addr:{192.0.2.9}`);
+      expect(ttl).toBeGreaterThan(3_500_000);
+      expect(ttl).toBeLessThanOrEqual(3_600_000);
+      const r = await store.recordFailure({
+        aor: 'a@x',
+        address: '192.0.2.9',
+        countAddress: true,
+        now: T0 + 120_000,
+        policy,
+      });
+      expect(r.extension?.lockedUntil).toBe(Number.MAX_SAFE_INTEGER);
+      expect(await raw.hget(`${prefix}{a@x}:fail`, 'lockedUntil')).toBe(String(Number.MAX_SAFE_INTEGER));
+      expect(await raw.pttl(`${prefix}{a@x}:fail`)).toBe(-1);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it('rejects (does not hang) while Redis is down, and resumes by itself when it returns', async () => {
+    const own = await startRedisServer();
+    const store = new RedisStore(own.url, { keyPrefix: 'down:', commandTimeoutMs: 500 });
+    try {
+      await store.createAccount(account('alice@example.com'));
+      await own.kill9();
+      const started = Date.now();
+      await expect(store.getAccount('alice@example.com')).rejects.toThrow();
+      await expect(store.ping()).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(5000);
+      await own.restart();
+      // Data is gone (no persistence in this server) but the client reconnects and scripts reload.
+      let ok = false;
+      for (let i = 0; i < 50 && !ok; i++) {
+        try {
+          await store.ping();
+          ok = true;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(ok).toBe(true);
+      expect(await store.createAccount(account('alice@example.com'))).toBe(true);
+      expect(await store.useNonce('alice@example.com', { nonce: 'n', nc: 1, ttlMs: 1000 })).toBe(true);
+    } finally {
+      await store.close();
+      await own.stop();
+    }
+  });
+
+  it('createStore picks the adapter from the URL', async () => {
+    const r = createStore(server.url);
+    const m = createStore(null);
+    try {
+      expect(r).toBeInstanceOf(RedisStore);
+      expect(r.kind).toBe('redis');
+      expect(r.persistent).toBe(true);
+      expect(m).toBeInstanceOf(MemoryStore);
+      expect(m.persistent).toBe(false);
+    } finally {
+      await r.close();
+      await m.close();
+    }
+  });
+});
