@@ -85,9 +85,10 @@ export class UdpClient extends Queue {
     socket.on('message', (m) => this.push(m.toString('latin1')));
   }
 
-  static async open(family: 4 | 6 = 4): Promise<UdpClient> {
+  /** `bind` picks the source address: any 127.0.0.x works on loopback, to act as several hosts. */
+  static async open(family: 4 | 6 = 4, bind = family === 6 ? '::1' : '127.0.0.1'): Promise<UdpClient> {
     const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-    await new Promise<void>((r) => socket.bind(0, family === 6 ? '::1' : '127.0.0.1', () => r()));
+    await new Promise<void>((r) => socket.bind(0, bind, () => r()));
     return new UdpClient(socket);
   }
 
