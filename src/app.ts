@@ -95,7 +95,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     { domains: config.sip.domains, passwordPolicy: config.passwords, passwordGraceMs: config.registrar.passwordGraceSec * 1000 },
     log,
   );
-  const lockouts = new LockoutService(store, log);
+  const lockouts = new LockoutService(store, log, (a) => accounts.resolveAor(a));
 
   const trusted = config.lockout.trustedNetworks.map((n) => parseNetwork(n)).filter((n) => n !== null);
   const { requestsPerSec, burst } = config.sip.rateLimit;

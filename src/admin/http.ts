@@ -1,0 +1,273 @@
+/**
+ * The admin HTTP API (fastify): accounts, bindings, lockouts, plus /metrics, /healthz, /readyz and /api/docs.
+ *
+ * fastify's own logger (and so its request logging) is off so no header (the bearer token) ever reaches a log line; errors are logged here
+ * with the route and status only. Bodies are validated by JSON schema (unknown fields refused) and again by the services.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ServiceError, parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
+import type { LockoutService } from '../registrar/lockouts.js';
+import { openApiDocument } from './openapi.js';
+import {
+  addressParams,
+  aorParams,
+  createAccountBody,
+  emptyQuery,
+  importJsonBody,
+  listQuery,
+  passwordBody,
+  patchAccountBody,
+} from './schemas.js';
+import { accountJson, bindingJson } from './views.js';
+
+export interface AdminServerDeps {
+  accounts: AccountService;
+  lockouts: LockoutService;
+  token: string;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  health: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  ready?: () => Promise<boolean>;
+  logger: Logger;
+}
+
+export const IMPORT_BODY_LIMIT = 50 * 1024 * 1024;
+const PUBLIC_ROUTES = new Set(['/metrics', '/healthz', '/readyz', '/api/docs']);
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/** One line naming the field: `body.maxContacts: must be integer`, `body.colour: unknown field`. */
+export function validationMessage(context: string, issue: ValidationIssue | undefined): string {
+  if (issue === undefined) return `${context}: invalid`;
+  const path = issue.instancePath.split('/').filter(Boolean).join('.');
+  const at = path === '' ? context : `${context}.${path}`;
+  if (issue.keyword === 'additionalProperties')
+    return `${at}.${String(issue.params.additionalProperty)}: unknown field`;
+  if (issue.keyword === 'required') return `${at}.${String(issue.params.missingProperty)}: is required`;
+  if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) {
+    return `${at}: must be one of ${issue.params.allowedValues.map(String).join(', ')}`;
+  }
+  return `${at}: ${issue.message ?? 'invalid'}`;
+}
+
+export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyInstance> {
+  if (deps.token === '') throw new Error('the admin token must not be empty');
+  const expected = sha256(deps.token);
+  const { accounts, lockouts, logger } = deps;
+
+  const app = Fastify({
+    logger: false,
+    // Strict validation: no silent removal of unknown fields and no type coercion (a string is not a number).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  });
+
+  // Bulk import: NDJSON kept as text, split into lines by the service.
+  app.addContentTypeParser(
+    'application/x-ndjson',
+    { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && PUBLIC_ROUTES.has(route)) return;
+    if (route === undefined && !request.url.startsWith('/api/')) return;
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
+    // Hash both sides so timingSafeEqual compares equal lengths and the token length does not leak either.
+    if (match === null || !timingSafeEqual(sha256(match[1] as string), expected)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="sipreg"')
+        .send({ error: match === null ? 'missing bearer token' : 'wrong bearer token' });
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    logger.debug(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'admin request',
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ServiceError) return reply.code(error.status).send({ error: error.message });
+    if (error.validation !== undefined) {
+      const context = error.validationContext ?? 'request';
+      return reply
+        .code(400)
+        .send({ error: validationMessage(context, error.validation[0] as ValidationIssue | undefined) });
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 415) {
+      return reply
+        .code(415)
+        .send({ error: 'unsupported content-type: send application/json (imports: application/x-ndjson)' });
+    }
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: error.message });
+    logger.error({ err: error, method: request.method, route: request.routeOptions.url ?? null }, 'admin API error');
+    return reply.code(500).send({ error: 'internal error' });
+  });
+
+  // ---- public ----
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await deps.metrics();
+    return reply.type(contentType).send(body);
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const health = await deps.health().catch((err: unknown) => ({ ok: false, detail: { error: String(err) } }));
+    return reply.code(health.ok ? 200 : 503).send({ ok: health.ok, ...health.detail });
+  });
+
+  app.get('/readyz', async (_request, reply) => {
+    const ready = deps.ready
+      ? await deps.ready().catch(() => false)
+      : (await deps.health().catch(() => ({ ok: false }))).ok;
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+
+  app.get('/api/docs', async () => openApiDocument());
+
+  // ---- accounts ----
+  type AorParams = { Params: { aor: string } };
+
+  app.post<{ Body: Record<string, unknown> }>(
+    '/api/v1/accounts',
+    { schema: { body: createAccountBody, querystring: emptyQuery } },
+    async (request, reply) => {
+      const { account, generatedPassword } = await accounts.create(parseAccountInput(request.body));
+      const body =
+        generatedPassword === undefined
+          ? { account: accountJson(account) }
+          : { account: accountJson(account), password: generatedPassword };
+      return reply
+        .code(201)
+        .header('location', `/api/v1/accounts/${encodeURIComponent(account.aor)}`)
+        .send(body);
+    },
+  );
+
+  app.post<{ Body: string | unknown[] }>(
+    '/api/v1/accounts/import',
+    {
+      bodyLimit: IMPORT_BODY_LIMIT,
+      schema: {
+        querystring: emptyQuery,
+        body: {
+          content: {
+            'application/x-ndjson': { schema: { type: 'string' } },
+            'application/json': { schema: importJsonBody },
+          },
+        },
+      },
+    },
+    async (request) => accounts.import(request.body),
+  );
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    '/api/v1/accounts',
+    { schema: { querystring: listQuery } },
+    async (request) => {
+      const limit = request.query.limit === undefined ? 100 : Number(request.query.limit);
+      const page = await accounts.list(limit, request.query.cursor ?? null);
+      return { items: page.items.map(accountJson), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get<AorParams>(
+    '/api/v1/accounts/:aor',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request) => accountJson(await accounts.get(request.params.aor)),
+  );
+
+  app.patch<AorParams & { Body: Record<string, unknown> }>(
+    '/api/v1/accounts/:aor',
+    { schema: { params: aorParams, body: patchAccountBody, querystring: emptyQuery } },
+    async (request) => accountJson(await accounts.update(request.params.aor, parsePatch(request.body))),
+  );
+
+  app.put<AorParams & { Body: { password?: string } | undefined }>(
+    '/api/v1/accounts/:aor/password',
+    {
+      schema: { params: aorParams, body: passwordBody, querystring: emptyQuery },
+      // No body at all means "generate one", like an empty object.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+    },
+    async (request) => {
+      const { account, generatedPassword } = await accounts.setPassword(request.params.aor, request.body?.password);
+      return generatedPassword === undefined
+        ? { account: accountJson(account) }
+        : { account: accountJson(account), password: generatedPassword };
+    },
+  );
+
+  app.delete<AorParams>(
+    '/api/v1/accounts/:aor',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request, reply) => {
+      await accounts.remove(request.params.aor);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<AorParams>(
+    '/api/v1/accounts/:aor/bindings',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request) => {
+      const now = Date.now();
+      const { aor, bindings } = await accounts.bindings(request.params.aor, now);
+      return { aor, bindings: bindings.map((b) => bindingJson(b, now)) };
+    },
+  );
+
+  app.delete<AorParams>(
+    '/api/v1/accounts/:aor/bindings',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request) => accounts.clearBindings(request.params.aor),
+  );
+
+  // ---- lockouts ----
+  app.get('/api/v1/blacklist', { schema: { querystring: emptyQuery } }, async () => lockouts.list());
+
+  app.delete('/api/v1/blacklist', { schema: { querystring: emptyQuery } }, async () => lockouts.liftAll());
+
+  app.delete<AorParams>(
+    '/api/v1/blacklist/extensions/:aor',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request, reply) => {
+      await lockouts.liftExtension(request.params.aor);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { address: string } }>(
+    '/api/v1/blacklist/addresses/:address',
+    { schema: { params: addressParams, querystring: emptyQuery } },
+    async (request, reply) => {
+      await lockouts.liftAddress(request.params.address);
+      return reply.code(204).send();
+    },
+  );
+
+  return app;
+}

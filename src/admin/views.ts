@@ -1,0 +1,81 @@
+/**
+ * What the admin API shows of the domain objects: explicit field lists (so a secret added to a store type later can
+ * never leak by accident) and ISO-8601 times for people.
+ */
+import type { Account, Binding } from '../store/types.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export interface AccountJson {
+  aor: string;
+  username: string;
+  domain: string;
+  authId: string;
+  authType: string;
+  allowedAddresses: string[];
+  enabled: boolean;
+  maxContacts: number | null;
+  algorithms: string[] | null;
+  createdAt: string;
+  updatedAt: string;
+  passwordChangedAt: string | null;
+  staleDevice: { address: string; seenAt: string } | null;
+}
+
+export function accountJson(a: Account): AccountJson {
+  return {
+    aor: a.aor,
+    username: a.username,
+    domain: a.domain,
+    authId: a.authId,
+    authType: a.authType,
+    allowedAddresses: [...a.allowedAddresses],
+    enabled: a.enabled,
+    maxContacts: a.maxContacts,
+    algorithms: a.algorithms === null ? null : [...a.algorithms],
+    createdAt: iso(a.createdAt),
+    updatedAt: iso(a.updatedAt),
+    passwordChangedAt: a.passwordChangedAt === null ? null : iso(a.passwordChangedAt),
+    staleDevice: a.staleDevice === null ? null : { address: a.staleDevice.address, seenAt: iso(a.staleDevice.seenAt) },
+  };
+}
+
+export interface BindingJson {
+  contact: string;
+  params: string;
+  expires: number;
+  expiresAt: string;
+  q: number | null;
+  sourceAddress: string;
+  sourcePort: number;
+  transport: string;
+  userAgent: string | null;
+  path: string[];
+  instance: string | null;
+  regId: number | null;
+  callId: string;
+  cseq: number;
+  registeredAt: string;
+  updatedAt: string;
+}
+
+export function bindingJson(b: Binding, now: number): BindingJson {
+  return {
+    contact: b.uri,
+    params: b.params,
+    expires: Math.max(0, Math.ceil((b.expiresAt - now) / 1000)),
+    expiresAt: iso(b.expiresAt),
+    q: b.q,
+    sourceAddress: b.source.address,
+    sourcePort: b.source.port,
+    transport: b.source.transport,
+    userAgent: b.userAgent,
+    path: [...b.path],
+    instance: b.instance,
+    regId: b.regId,
+    callId: b.callId,
+    cseq: b.cseq,
+    registeredAt: iso(b.registeredAt),
+    updatedAt: iso(b.updatedAt),
+  };
+}

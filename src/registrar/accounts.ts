@@ -1,0 +1,426 @@
+/**
+ * Account administration: what an operator may do to SIP accounts, over the Store.
+ *
+ * Passwords exist here only long enough to derive their HA1s (RFC 7616 3.4.2: H(username ":" realm ":" password) with
+ * username = the auth ID and realm = the account's domain); the plaintext is never stored and never logged. Every change
+ * is a log event naming who (the admin API), what and when, without any secret.
+ */
+import type { Logger } from 'pino';
+import { computeHa1 } from '../sip/digest.js';
+import {
+  DIGEST_ALGORITHMS,
+  type Account,
+  type AccountPatch,
+  type AccountRecord,
+  type AuthType,
+  type Binding,
+  type Credentials,
+  type DigestAlgorithm,
+  type Ha1Set,
+  type Page,
+  type Store,
+} from '../store/types.js';
+import { parseNetwork } from './address-match.js';
+import { checkPassword, generatePassword, type PasswordPolicy } from './passwords.js';
+
+export class ServiceError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 422,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+export interface AccountInput {
+  username: string;
+  domain?: string;
+  authId?: string;
+  password?: string;
+  authType?: AuthType;
+  allowedAddresses?: string[];
+  enabled?: boolean;
+  maxContacts?: number;
+  algorithms?: DigestAlgorithm[];
+}
+
+export interface AccountServiceOptions {
+  /** Served domains; the first is the default domain (and realm). */
+  domains: string[];
+  passwordPolicy: PasswordPolicy;
+  /** How long the previous password's HA1s stay recognised after a change. */
+  passwordGraceMs: number;
+}
+
+export interface ImportResult {
+  created: number;
+  errors: Array<{ line: number; error: string }>;
+  /** Passwords generated for lines that gave none: shown in this response only. */
+  passwords: Array<{ line: number; aor: string; password: string }>;
+}
+
+export const MAX_USERNAME_LENGTH = 64;
+export const MAX_CONTACTS_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+const IMPORT_CONCURRENCY = 32;
+
+const INPUT_FIELDS = new Set([
+  'username',
+  'domain',
+  'authId',
+  'password',
+  'authType',
+  'allowedAddresses',
+  'enabled',
+  'maxContacts',
+  'algorithms',
+]);
+const PATCH_FIELDS = new Set(['enabled', 'allowedAddresses', 'maxContacts', 'algorithms']);
+
+// RFC 3261 25.1: user = 1*( unreserved / escaped / user-unreserved ). No '@', no space, no control characters.
+const USER_TOKEN = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
+
+export class AccountService {
+  private readonly domains: string[];
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: AccountServiceOptions,
+    private readonly logger: Logger,
+  ) {
+    this.domains = options.domains.map((d) => d.toLowerCase());
+    if (this.domains.length === 0) throw new Error('AccountService needs at least one domain');
+  }
+
+  get defaultDomain(): string {
+    return this.domains[0] as string;
+  }
+
+  /** `user@domain` as given, or a bare `user` in the default domain. The domain must be one this registrar serves. */
+  resolveAor(aorOrUser: string): string {
+    const at = aorOrUser.lastIndexOf('@');
+    const user = at < 0 ? aorOrUser : aorOrUser.slice(0, at);
+    const domain = at < 0 ? this.defaultDomain : aorOrUser.slice(at + 1).toLowerCase();
+    if (user === '') throw new ServiceError(400, 'the AOR has no user part');
+    if (!this.domains.includes(domain)) throw new ServiceError(404, `domain ${domain} is not served here`);
+    return `${user}@${domain}`;
+  }
+
+  async create(input: AccountInput, now = Date.now()): Promise<{ account: Account; generatedPassword?: string }> {
+    const { record, generatedPassword } = this.buildRecord(input, now);
+    if (!(await this.store.createAccount(record))) {
+      throw new ServiceError(409, `account ${record.account.aor} exists already`);
+    }
+    this.audit('account.create', record.account.aor, now, {
+      authType: record.account.authType,
+      passwordGenerated: generatedPassword !== undefined,
+    });
+    return generatedPassword === undefined
+      ? { account: record.account }
+      : { account: record.account, generatedPassword };
+  }
+
+  /**
+   * Bulk create: NDJSON text (one account per line) or an array of records. Every line is tried, with bounded
+   * concurrency; a bad line is reported by its 1-based line number and does not stop the others.
+   */
+  async import(ndjsonOrRecords: string | readonly unknown[], now = Date.now()): Promise<ImportResult> {
+    const lines: Array<{ line: number; value: unknown; parseError?: string }> = [];
+    if (typeof ndjsonOrRecords === 'string') {
+      ndjsonOrRecords.split('\n').forEach((text, i) => {
+        const trimmed = text.trim();
+        if (trimmed === '') return;
+        try {
+          lines.push({ line: i + 1, value: JSON.parse(trimmed) as unknown });
+        } catch {
+          lines.push({ line: i + 1, value: undefined, parseError: 'not valid JSON' });
+        }
+      });
+    } else {
+      ndjsonOrRecords.forEach((value, i) => lines.push({ line: i + 1, value }));
+    }
+
+    const result: ImportResult = { created: 0, errors: [], passwords: [] };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < lines.length) {
+        const item = lines[next++] as (typeof lines)[number];
+        try {
+          if (item.parseError !== undefined) throw new ServiceError(400, item.parseError);
+          const created = await this.create(parseAccountInput(item.value), now);
+          result.created++;
+          if (created.generatedPassword !== undefined) {
+            result.passwords.push({ line: item.line, aor: created.account.aor, password: created.generatedPassword });
+          }
+        } catch (err) {
+          if (!(err instanceof ServiceError))
+            this.logger.error({ err, line: item.line }, 'account import: store error');
+          result.errors.push({ line: item.line, error: err instanceof ServiceError ? err.message : 'store error' });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, lines.length) }, worker));
+    result.errors.sort((a, b) => a.line - b.line);
+    result.passwords.sort((a, b) => a.line - b.line);
+    this.logger.info(
+      {
+        who: 'admin',
+        what: 'account.import',
+        at: new Date(now).toISOString(),
+        created: result.created,
+        failed: result.errors.length,
+      },
+      'accounts imported',
+    );
+    return result;
+  }
+
+  async get(aorOrUser: string): Promise<Account> {
+    const record = await this.getRecord(this.resolveAor(aorOrUser));
+    return record.account;
+  }
+
+  async list(limit = 100, cursor: string | null = null): Promise<Page<Account>> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
+      throw new ServiceError(400, `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
+    }
+    return this.store.listAccounts(limit, cursor === '' ? null : cursor);
+  }
+
+  /** Changes enabled, allowedAddresses, maxContacts or algorithms. Disabling removes every binding in the same step. */
+  async update(aorOrUser: string, patch: AccountPatch, now = Date.now()): Promise<Account> {
+    const aor = this.resolveAor(aorOrUser);
+    const clean = parsePatch(patch);
+    const current = await this.getRecord(aor);
+    if (
+      clean.allowedAddresses !== undefined &&
+      current.account.authType === 'ip' &&
+      clean.allowedAddresses.length === 0
+    ) {
+      throw new ServiceError(400, 'allowedAddresses: an ip account needs at least one address');
+    }
+    const disabling = clean.enabled === false;
+    const account = await this.store.updateAccount(aor, clean, now, disabling);
+    if (account === null) throw new ServiceError(404, `no account ${aor}`);
+    this.audit('account.update', aor, now, { fields: Object.keys(clean), bindingsRemoved: disabling });
+    return account;
+  }
+
+  /**
+   * Sets the password (or generates one, returned here once). The new HA1s replace the old; the old ones stay
+   * recognised for passwordGraceMs so a phone still using them is reported rather than locked out. Every binding is
+   * removed in the same atomic step (store.setCredentials).
+   */
+  async setPassword(
+    aorOrUser: string,
+    password?: string,
+    now = Date.now(),
+  ): Promise<{ account: Account; generatedPassword?: string }> {
+    const aor = this.resolveAor(aorOrUser);
+    if (password !== undefined && typeof password !== 'string')
+      throw new ServiceError(400, 'password: must be a string');
+    const current = await this.getRecord(aor);
+    const { account } = current;
+    if (account.authType === 'ip')
+      throw new ServiceError(400, `account ${aor} authenticates by IP and has no password`);
+    const chosen = password ?? generatePassword();
+    if (password !== undefined) {
+      const weak = checkPassword(password, this.options.passwordPolicy, account.username, account.authId);
+      if (weak !== null) throw new ServiceError(400, weak);
+    }
+    const previous = current.credentials?.ha1;
+    const credentials: Credentials = {
+      ha1: ha1Set(account.authId, account.domain, chosen),
+      previousHa1: previous !== undefined && Object.keys(previous).length > 0 ? previous : null,
+      previousUntil:
+        previous !== undefined && Object.keys(previous).length > 0 ? now + this.options.passwordGraceMs : null,
+    };
+    if (!(await this.store.setCredentials(aor, credentials, now))) throw new ServiceError(404, `no account ${aor}`);
+    this.audit('account.password', aor, now, { passwordGenerated: password === undefined, bindingsRemoved: true });
+    const updated = (await this.store.getAccount(aor))?.account ?? account;
+    return password === undefined ? { account: updated, generatedPassword: chosen } : { account: updated };
+  }
+
+  async remove(aorOrUser: string, now = Date.now()): Promise<void> {
+    const aor = this.resolveAor(aorOrUser);
+    if (!(await this.store.deleteAccount(aor))) throw new ServiceError(404, `no account ${aor}`);
+    this.audit('account.delete', aor, now, {});
+  }
+
+  async bindings(aorOrUser: string, now = Date.now()): Promise<{ aor: string; bindings: Binding[] }> {
+    const aor = this.resolveAor(aorOrUser);
+    await this.getRecord(aor);
+    return { aor, bindings: await this.store.getBindings(aor, now) };
+  }
+
+  async clearBindings(aorOrUser: string, now = Date.now()): Promise<{ aor: string; removed: number }> {
+    const aor = this.resolveAor(aorOrUser);
+    await this.getRecord(aor);
+    const removed = await this.store.clearBindings(aor);
+    this.audit('bindings.clear', aor, now, { removed });
+    return { aor, removed };
+  }
+
+  private async getRecord(aor: string): Promise<AccountRecord> {
+    const record = await this.store.getAccount(aor);
+    if (record === null) throw new ServiceError(404, `no account ${aor}`);
+    return record;
+  }
+
+  private buildRecord(raw: AccountInput, now: number): { record: AccountRecord; generatedPassword?: string } {
+    const input = parseAccountInput(raw);
+    const username = input.username;
+    const domain = (input.domain ?? this.defaultDomain).toLowerCase();
+    if (!this.domains.includes(domain)) throw new ServiceError(400, `domain: ${domain} is not served here`);
+    const authId = input.authId ?? username;
+    const authType = input.authType ?? 'digest';
+    const allowedAddresses = input.allowedAddresses ?? [];
+
+    let credentials: Credentials | null = null;
+    let generatedPassword: string | undefined;
+    if (authType === 'ip') {
+      if (allowedAddresses.length === 0)
+        throw new ServiceError(400, 'allowedAddresses: an ip account needs at least one address');
+      if (input.password !== undefined) throw new ServiceError(400, 'password: an ip account has no password');
+    } else {
+      if (input.password !== undefined) {
+        const weak = checkPassword(input.password, this.options.passwordPolicy, username, authId);
+        if (weak !== null) throw new ServiceError(400, weak);
+      } else {
+        generatedPassword = generatePassword();
+      }
+      const password = input.password ?? (generatedPassword as string);
+      credentials = { ha1: ha1Set(authId, domain, password), previousHa1: null, previousUntil: null };
+    }
+
+    const account: Account = {
+      aor: `${username}@${domain}`,
+      username,
+      domain,
+      authId,
+      authType,
+      allowedAddresses,
+      enabled: input.enabled ?? true,
+      maxContacts: input.maxContacts ?? null,
+      algorithms: input.algorithms ?? null,
+      createdAt: now,
+      updatedAt: now,
+      passwordChangedAt: credentials === null ? null : now,
+      staleDevice: null,
+    };
+    return generatedPassword === undefined
+      ? { record: { account, credentials } }
+      : { record: { account, credentials }, generatedPassword };
+  }
+
+  private audit(what: string, aor: string, now: number, detail: Record<string, unknown>): void {
+    this.logger.info({ who: 'admin', what, aor, at: new Date(now).toISOString(), ...detail }, what);
+  }
+}
+
+/** HA1 for every supported algorithm, so the account's algorithm list can change later without a new password. */
+function ha1Set(authId: string, realm: string, password: string): Ha1Set {
+  const set: Partial<Record<DigestAlgorithm, string>> = {};
+  for (const alg of DIGEST_ALGORITHMS) set[alg] = computeHa1(alg, authId, realm, password);
+  return set;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkUserToken(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw new ServiceError(400, `${field}: must be a string`);
+  if (value.length === 0 || value.length > MAX_USERNAME_LENGTH) {
+    throw new ServiceError(400, `${field}: must be 1..${MAX_USERNAME_LENGTH} characters`);
+  }
+  if (!USER_TOKEN.test(value)) {
+    throw new ServiceError(400, `${field}: not a SIP user token (no '@', spaces or control characters)`);
+  }
+  return value;
+}
+
+function checkAddresses(value: unknown): string[] {
+  if (!Array.isArray(value)) throw new ServiceError(400, 'allowedAddresses: must be an array of IP addresses or CIDRs');
+  if (value.length > 100) throw new ServiceError(400, 'allowedAddresses: at most 100 entries');
+  return value.map((entry: unknown) => {
+    if (typeof entry !== 'string' || parseNetwork(entry.trim()) === null) {
+      throw new ServiceError(400, `allowedAddresses: ${JSON.stringify(entry)} is not an IP address or CIDR`);
+    }
+    return entry.trim();
+  });
+}
+
+function checkMaxContacts(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONTACTS_LIMIT) {
+    throw new ServiceError(400, `maxContacts: must be an integer in 1..${MAX_CONTACTS_LIMIT}`);
+  }
+  return value;
+}
+
+function checkAlgorithms(value: unknown): DigestAlgorithm[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new ServiceError(400, `algorithms: must be a non-empty list of ${DIGEST_ALGORITHMS.join(', ')}`);
+  }
+  const seen = new Set<DigestAlgorithm>();
+  for (const alg of value as unknown[]) {
+    if (!DIGEST_ALGORITHMS.includes(alg as DigestAlgorithm)) {
+      throw new ServiceError(400, `algorithms: ${JSON.stringify(alg)} is not one of ${DIGEST_ALGORITHMS.join(', ')}`);
+    }
+    if (seen.has(alg as DigestAlgorithm)) throw new ServiceError(400, `algorithms: ${String(alg)} is listed twice`);
+    seen.add(alg as DigestAlgorithm);
+  }
+  return [...seen];
+}
+
+function checkBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ServiceError(400, `${field}: must be true or false`);
+  return value;
+}
+
+/** Validates an untrusted create request (an HTTP body or an import line); unknown fields are refused by name. */
+export function parseAccountInput(value: unknown): AccountInput {
+  if (!isRecord(value)) throw new ServiceError(400, 'an account must be a JSON object');
+  for (const key of Object.keys(value)) {
+    if (!INPUT_FIELDS.has(key)) throw new ServiceError(400, `${key}: unknown field`);
+  }
+  const input: AccountInput = { username: checkUserToken('username', value.username) };
+  if (value.domain !== undefined) {
+    if (typeof value.domain !== 'string' || value.domain === '')
+      throw new ServiceError(400, 'domain: must be a string');
+    input.domain = value.domain;
+  }
+  if (value.authId !== undefined) input.authId = checkUserToken('authId', value.authId);
+  if (value.password !== undefined) {
+    if (typeof value.password !== 'string') throw new ServiceError(400, 'password: must be a string');
+    input.password = value.password;
+  }
+  if (value.authType !== undefined) {
+    if (value.authType !== 'digest' && value.authType !== 'ip')
+      throw new ServiceError(400, "authType: must be 'digest' or 'ip'");
+    input.authType = value.authType;
+  }
+  if (value.allowedAddresses !== undefined) input.allowedAddresses = checkAddresses(value.allowedAddresses);
+  if (value.enabled !== undefined) input.enabled = checkBoolean('enabled', value.enabled);
+  if (value.maxContacts !== undefined) input.maxContacts = checkMaxContacts(value.maxContacts);
+  if (value.algorithms !== undefined) input.algorithms = checkAlgorithms(value.algorithms);
+  return input;
+}
+
+/** Validates an untrusted patch. maxContacts and algorithms may be null: back to the registrar's default. */
+export function parsePatch(value: unknown): AccountPatch {
+  if (!isRecord(value)) throw new ServiceError(400, 'the patch must be a JSON object');
+  for (const key of Object.keys(value)) {
+    if (!PATCH_FIELDS.has(key)) throw new ServiceError(400, `${key}: unknown field (or not changeable)`);
+  }
+  const patch: { -readonly [K in keyof AccountPatch]: AccountPatch[K] } = {};
+  if (value.enabled !== undefined) patch.enabled = checkBoolean('enabled', value.enabled);
+  if (value.allowedAddresses !== undefined) patch.allowedAddresses = checkAddresses(value.allowedAddresses);
+  if (value.maxContacts !== undefined)
+    patch.maxContacts = value.maxContacts === null ? null : checkMaxContacts(value.maxContacts);
+  if (value.algorithms !== undefined)
+    patch.algorithms = value.algorithms === null ? null : checkAlgorithms(value.algorithms);
+  if (Object.keys(patch).length === 0) throw new ServiceError(400, 'nothing to change');
+  return patch;
+}

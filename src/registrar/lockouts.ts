@@ -1,0 +1,114 @@
+/**
+ * The operator's view of lockouts (the "blacklist" of extensions and source addresses) and lifting them.
+ * Every lift is a log event naming who, what and when.
+ */
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import type { AddressLockout, ExtensionLockout, Store } from '../store/types.js';
+import { ServiceError } from './accounts.js';
+
+export interface ExtensionLockoutView {
+  aor: string;
+  failures: number;
+  /** ISO-8601; null when the lock is permanent (lifted only by an operator). */
+  lockedUntil: string | null;
+  permanent: boolean;
+  lastAddress: string | null;
+}
+
+export interface AddressLockoutView {
+  address: string;
+  failures: number;
+  lockedUntil: string | null;
+  permanent: boolean;
+}
+
+export interface LockoutList {
+  extensions: ExtensionLockoutView[];
+  addresses: AddressLockoutView[];
+}
+
+/** The store marks a permanent lock with Number.MAX_SAFE_INTEGER. */
+const isPermanent = (lockedUntil: number): boolean => lockedUntil >= Number.MAX_SAFE_INTEGER;
+
+const isLocked = (lock: { lockedUntil: number | null }, now: number): lock is { lockedUntil: number } =>
+  lock.lockedUntil !== null && lock.lockedUntil > now;
+
+export function extensionView(lock: ExtensionLockout & { lockedUntil: number }): ExtensionLockoutView {
+  const permanent = isPermanent(lock.lockedUntil);
+  return {
+    aor: lock.aor,
+    failures: lock.failures,
+    lockedUntil: permanent ? null : new Date(lock.lockedUntil).toISOString(),
+    permanent,
+    lastAddress: lock.lastAddress,
+  };
+}
+
+export function addressView(lock: AddressLockout & { lockedUntil: number }): AddressLockoutView {
+  const permanent = isPermanent(lock.lockedUntil);
+  return {
+    address: lock.address,
+    failures: lock.failures,
+    lockedUntil: permanent ? null : new Date(lock.lockedUntil).toISOString(),
+    permanent,
+  };
+}
+
+/** The canonical text of an IP address, or null when it is not one (no CIDR: a lockout is per address). */
+export function normaliseAddress(text: string): string | null {
+  const trimmed = text.trim();
+  const bare = trimmed.startsWith('[') && trimmed.endsWith(']') ? trimmed.slice(1, -1) : trimmed;
+  const family = isIP(bare);
+  if (family === 0) return null;
+  return family === 6 ? bare.toLowerCase() : bare;
+}
+
+export class LockoutService {
+  /**
+   * @param resolveAor turns a bare user into `user@defaultDomain` (pass `(a) => accounts.resolveAor(a)`); without it
+   * an extension must be named in full.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly resolveAor: (aorOrUser: string) => string = (aor) => aor,
+  ) {}
+
+  /** Current lockouts only: counters that have not (yet) locked anything are not listed. */
+  async list(now = Date.now()): Promise<LockoutList> {
+    const { extensions, addresses } = await this.store.listLockouts(now);
+    return {
+      extensions: extensions
+        .filter((l) => isLocked(l, now))
+        .map((l) => extensionView(l as ExtensionLockout & { lockedUntil: number })),
+      addresses: addresses
+        .filter((l) => isLocked(l, now))
+        .map((l) => addressView(l as AddressLockout & { lockedUntil: number })),
+    };
+  }
+
+  async liftExtension(aorOrUser: string, now = Date.now()): Promise<void> {
+    const aor = this.resolveAor(aorOrUser);
+    if (!(await this.store.liftExtension(aor, now))) throw new ServiceError(404, `extension ${aor} is not locked`);
+    this.audit('lockout.lift.extension', now, { aor });
+  }
+
+  async liftAddress(address: string, now = Date.now()): Promise<void> {
+    const canonical = normaliseAddress(address);
+    if (canonical === null) throw new ServiceError(400, `address: ${JSON.stringify(address)} is not an IP address`);
+    if (!(await this.store.liftAddress(canonical, now)))
+      throw new ServiceError(404, `address ${canonical} is not locked`);
+    this.audit('lockout.lift.address', now, { address: canonical });
+  }
+
+  async liftAll(now = Date.now()): Promise<{ lifted: number }> {
+    const lifted = await this.store.liftAll(now);
+    this.audit('lockout.lift.all', now, { lifted });
+    return { lifted };
+  }
+
+  private audit(what: string, now: number, detail: Record<string, unknown>): void {
+    this.logger.info({ who: 'admin', what, at: new Date(now).toISOString(), ...detail }, what);
+  }
+}
