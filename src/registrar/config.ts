@@ -1,0 +1,48 @@
+/** What the registrar core needs to know about its deployment; the loader (src/config) fills it from file and env. */
+import type { DigestAlgorithm, LockoutPolicy } from '../store/types.js';
+
+export interface RegistrarConfig {
+  /** Domains served; the first is the default domain and the realm of challenges for it. */
+  domains: string[];
+  /** Challenge order (RFC 7616 3.7: one WWW-Authenticate per algorithm, preferred first). */
+  algorithms: DigestAlgorithm[];
+  /** HMAC key of the stateless nonces; the same on every instance sharing a store. */
+  nonceSecret: Buffer;
+  nonceLifetimeMs: number;
+  /** Seconds (RFC 3261 10.3 step 7, 20.23). */
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  /** Live bindings per AOR unless the account says otherwise. */
+  maxContacts: number;
+  maxContactsPolicy: 'reject' | 'replace-oldest';
+  lockout: LockoutPolicy;
+  /** IPs or CIDRs never locked by address (an office NAT, the SBC in front). */
+  trustedNetworks: string[];
+  /** How long an answer computed with the previous password is recognised after a change. */
+  passwordGraceMs: number;
+  /** Value of the Server header, when set. */
+  serverName?: string;
+}
+
+const MINUTE = 60_000;
+
+export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = {
+  extension: { threshold: 5, lockMs: 15 * MINUTE },
+  address: { threshold: 20, windowMs: 10 * MINUTE, lockMs: 15 * MINUTE },
+  escalation: { windowMs: 24 * 60 * MINUTE, factor: 2, permanentAfter: 0 },
+};
+
+export const DEFAULT_REGISTRAR_CONFIG: Omit<RegistrarConfig, 'nonceSecret'> = {
+  domains: ['localhost'],
+  algorithms: ['SHA-256', 'MD5'],
+  nonceLifetimeMs: 5 * MINUTE,
+  minExpires: 60,
+  maxExpires: 7200,
+  defaultExpires: 3600,
+  maxContacts: 10,
+  maxContactsPolicy: 'reject',
+  lockout: DEFAULT_LOCKOUT_POLICY,
+  trustedNetworks: [],
+  passwordGraceMs: 24 * 60 * MINUTE,
+};

@@ -1,0 +1,396 @@
+/**
+ * What a REGISTER means (RFC 3261 10.3): which domain and AOR it is for, whether the sender proved who it is (digest,
+ * RFC 2617 / 7616 / 8760, or an `ip` account's source address), whether lockouts let it in, and what it does to the
+ * AOR's bindings. The dispatcher hands us a parsed request and sends back what we return.
+ *
+ * Authentication failure policy: a wrong answer, an unknown user, a username other than the account's auth ID, a
+ * foreign realm, a forged nonce and a replayed (nonce, nc) all get the same 403 Forbidden with no extra header, and
+ * all are counted towards lockouts. We chose 403 over a fresh 401 challenge (what some servers do) because a phone
+ * with a wrong password that gets 401 re-sends the same wrong answer at once, forever; 403 makes it stop and show an
+ * error, and gives a guesser nothing a wrong password would not. Not counted: the first unauthenticated REGISTER
+ * (answered 401) and a right answer with an expired nonce (401 stale=true).
+ */
+import type { Logger } from 'pino';
+import { header, headers, type Peer, type SipRequest } from '../sip/message.js';
+import {
+  parseAuthorization,
+  parseCSeq,
+  parseContacts,
+  parseNameAddr,
+  parseOptionTags,
+  splitList,
+  type DigestCredentials,
+} from '../sip/headers.js';
+import { addressOfRecord, parseSipUri } from '../sip/uri.js';
+import type { AccountRecord, DigestAlgorithm, NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
+import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
+import { DigestAuth } from './auth.js';
+import { applyRegister, contactHeaderValue, type BindingOutcome, type BindingRules } from './bindings.js';
+import type { RegistrarConfig } from './config.js';
+import { requestExpires } from './expiry.js';
+import { Nonces } from './nonce.js';
+
+export type RejectReason =
+  | 'auth'
+  | 'locked'
+  | 'domain'
+  | 'forbidden'
+  | 'disabled'
+  | 'interval'
+  | 'order'
+  | 'invalid'
+  | 'contacts'
+  | 'extension'
+  | 'store'
+  | 'stale-password';
+
+export type RegisterOutcome =
+  | { kind: 'challenged' }
+  | { kind: 'registered'; added: number; refreshed: number; removed: number }
+  | { kind: 'rejected'; reason: RejectReason };
+
+export interface RegistrarReply {
+  status: number;
+  reason: string;
+  headers: Array<[string, string]>;
+  outcome: RegisterOutcome;
+}
+
+/** Option tags we implement (RFC 3261 8.2.2.3): Path (RFC 3327) and Outbound (RFC 5626) flow keying. */
+const SUPPORTED_OPTIONS = new Set(['path', 'outbound']);
+/** Attempts of the optimistic commit before giving up with 500 (another REGISTER for the AOR kept winning). */
+const COMMIT_ATTEMPTS = 4;
+const MAX_USER_AGENT = 256;
+
+type Headers = Array<[string, string]>;
+
+function reject(status: number, reason: string, why: RejectReason, hdrs: Headers = []): RegistrarReply {
+  return { status, reason, headers: hdrs, outcome: { kind: 'rejected', reason: why } };
+}
+
+const forbidden = (why: RejectReason): RegistrarReply => reject(403, 'Forbidden', why);
+const storeDown = (): RegistrarReply =>
+  // RFC 3261 10.3 step 7: a failed back-end commit fails the request with 500; Retry-After tells the phone when.
+  reject(500, 'Server Internal Error', 'store', [['Retry-After', '5']]);
+
+/** RFC 7231 7.1.1.1 IMF-fixdate, as RFC 3261 20.17 wants for Date. */
+function httpDate(now: number): string {
+  return new Date(now).toUTCString();
+}
+
+export class Registrar {
+  private readonly auth: DigestAuth;
+  private readonly trusted: Network[];
+  private readonly domains: Set<string>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: RegistrarConfig,
+    private readonly logger: Logger,
+  ) {
+    this.auth = new DigestAuth(new Nonces(config.nonceSecret, config.nonceLifetimeMs));
+    this.trusted = parseNetworks(config.trustedNetworks);
+    this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
+  }
+
+  /** null = send nothing (a locked source address is ignored). */
+  async handleRegister(req: SipRequest, peer: Peer, now: number): Promise<RegistrarReply | null> {
+    try {
+      return await this.handle(req, peer, now);
+    } catch (err) {
+      // A store that rejects (down, timed out) must never turn into a 200, nor crash the dispatcher.
+      this.logger.error({ err, event: 'register-error', source: peer.address }, 'REGISTER could not be processed');
+      return storeDown();
+    }
+  }
+
+  private async handle(req: SipRequest, peer: Peer, now: number): Promise<RegistrarReply | null> {
+    // Step 1: is the Request-URI's domain ours?
+    const ruri = parseSipUri(req.uri);
+    if (ruri === null) {
+      return /^sips?:/i.test(req.uri)
+        ? reject(400, 'Invalid Request-URI', 'invalid')
+        : reject(416, 'Unsupported URI Scheme', 'invalid');
+    }
+    if (!this.domains.has(ruri.host.toLowerCase())) return reject(404, 'Not Found', 'domain');
+
+    // Step 2: Require (RFC 3261 8.2.2.3): 420 listing what we do not support.
+    const unsupported = parseOptionTags(headers(req, 'require')).filter((t) => !SUPPORTED_OPTIONS.has(t.toLowerCase()));
+    if (unsupported.length > 0)
+      return reject(420, 'Bad Extension', 'extension', [['Unsupported', unsupported.join(', ')]]);
+
+    // Step 5: the To header names the AOR; it must be in a domain we serve (else 404).
+    const to = parseNameAddr(header(req, 'to') ?? '');
+    const toUri = to === null ? null : parseSipUri(to.uri);
+    if (toUri === null) return reject(400, 'Invalid To', 'invalid');
+    const domain = toUri.host.toLowerCase();
+    const aor = addressOfRecord(toUri);
+    if (aor === null || !this.domains.has(domain)) return reject(404, 'Not Found', 'domain');
+
+    const callId = header(req, 'call-id');
+    const cseq = parseCSeq(header(req, 'cseq') ?? '');
+    if (!callId || cseq === null || cseq.method !== 'REGISTER')
+      return reject(400, 'Invalid Call-ID or CSeq', 'invalid');
+
+    const snapshot = await this.store.loadRegistration(aor, peer.address, now);
+    const trustedPeer = inNetworks(peer.address, this.trusted);
+    if (!trustedPeer && isLocked(snapshot.addressLock, now)) {
+      this.logger.debug({ event: 'locked-address-ignored', source: peer.address, aor }, 'locked address ignored');
+      return null;
+    }
+
+    const record = snapshot.record;
+    const account = record?.account ?? null;
+    // Unknown users are challenged with the configured algorithms, like everybody else.
+    const algorithms: readonly DigestAlgorithm[] = account?.algorithms ?? this.config.algorithms;
+
+    if (account !== null && account.authType === 'ip') {
+      // Entries are validated on write; one that does not parse here simply matches nothing.
+      const allowed = account.allowedAddresses.map((a) => parseNetwork(a)).filter((n): n is Network => n !== null);
+      if (!account.enabled || !inNetworks(peer.address, allowed))
+        return forbidden(account.enabled ? 'forbidden' : 'disabled');
+      return this.register(req, peer, now, aor, record as AccountRecord, snapshot, null, null);
+    }
+    if (account !== null && !account.enabled) return forbidden('disabled');
+
+    // Step 3 (RFC 3261 22.4): authenticate. Credentials of other schemes are not an answer to our challenge.
+    // Step 4 (only its own AOR) is the auth ID check inside verify: another user's name fails like a wrong password.
+    const digests = headers(req, 'authorization')
+      .map((v) => parseAuthorization(v))
+      .filter((c): c is DigestCredentials => c !== null && c.scheme.toLowerCase() === 'digest');
+    // A broken Digest answer is 400 (RFC 2617 3.2.2.5); other schemes (e.g. token68 Bearer) are simply not ours.
+    const malformedAuth = headers(req, 'authorization').some(
+      (v) => /^\s*digest(\s|$)/i.test(v) && parseAuthorization(v) === null,
+    );
+    if (malformedAuth) return reject(400, 'Malformed Authorization', 'invalid');
+    if (digests.length === 0) return this.challenge(domain, algorithms, now, false);
+    const creds = digests.find((c) => c.params.realm === domain) ?? digests[0];
+    if (creds === undefined) return this.challenge(domain, algorithms, now, false);
+
+    const result = this.auth.verify({
+      params: creds.params,
+      realm: domain,
+      method: req.method,
+      requestUri: req.uri,
+      body: req.body,
+      authId: account?.authId ?? null,
+      credentials: record?.credentials ?? null,
+      algorithms,
+      now,
+    });
+    switch (result.kind) {
+      case 'malformed':
+        return reject(400, result.detail, 'invalid');
+      case 'stale':
+        return this.challenge(domain, algorithms, now, true);
+      case 'previous-password':
+        await this.store.recordStaleDevice(aor, peer.address, now);
+        this.logger.warn(
+          { event: 'previous-password', aor, source: peer.address },
+          'device answered with the password replaced recently; refused',
+        );
+        return reject(403, 'Password Changed', 'stale-password');
+      case 'failed':
+        return this.fail(account === null ? null : aor, peer, now, result.why);
+      case 'ok':
+        break;
+    }
+
+    // Contract: a locked extension gets 403, except from an address that holds one of its live bindings.
+    if (isLocked(snapshot.extensionLock, now) && !snapshot.bindings.some((b) => b.source.address === peer.address)) {
+      this.logger.info({ event: 'locked-extension-refused', aor, source: peer.address }, 'locked extension refused');
+      return forbidden('locked');
+    }
+
+    const nonceUse: NonceUse = {
+      nonce: result.nonce,
+      nc: result.nc,
+      ttlMs: Math.max(1000, this.auth.nonceTtlMs(result.nonce, now)),
+    };
+    const info = `nextnonce="${this.auth.nextNonce(now)}", ${result.info}`;
+    return this.register(req, peer, now, aor, record as AccountRecord, snapshot, nonceUse, info);
+  }
+
+  private challenge(
+    realm: string,
+    algorithms: readonly DigestAlgorithm[],
+    now: number,
+    stale: boolean,
+  ): RegistrarReply {
+    return {
+      status: 401,
+      reason: 'Unauthorized',
+      headers: this.auth.challenge(realm, algorithms, now, stale),
+      outcome: { kind: 'challenged' },
+    };
+  }
+
+  /** Counts the failure (extension only when the account exists; address unless trusted) and logs lockouts. */
+  private async fail(aor: string | null, peer: Peer, now: number, why: string): Promise<RegistrarReply> {
+    const countAddress = !inNetworks(peer.address, this.trusted);
+    const outcome = await this.store.recordFailure({
+      aor,
+      address: peer.address,
+      countAddress,
+      now,
+      policy: this.config.lockout,
+    });
+    // Never the answer, a hash or the Authorization value: who, what, when and from where.
+    this.logger.info({ event: 'auth-failed', aor, source: peer.address, why }, 'authentication failed');
+    if (outcome.extensionLockedNow && outcome.extension) {
+      this.logger.warn(
+        {
+          event: 'lockout',
+          kind: 'extension',
+          aor: outcome.extension.aor,
+          source: peer.address,
+          failures: outcome.extension.failures,
+          lockedUntil: outcome.extension.lockedUntil,
+          at: now,
+        },
+        'extension locked',
+      );
+    }
+    if (outcome.addressLockedNow && outcome.address) {
+      this.logger.warn(
+        {
+          event: 'lockout',
+          kind: 'address',
+          address: outcome.address.address,
+          aor,
+          failures: outcome.address.failures,
+          lockedUntil: outcome.address.lockedUntil,
+          at: now,
+        },
+        'source address locked',
+      );
+    }
+    return forbidden('auth');
+  }
+
+  /** Steps 6-8: apply the contacts and commit, re-reading and re-applying when another REGISTER got in first. */
+  private async register(
+    req: SipRequest,
+    peer: Peer,
+    now: number,
+    aor: string,
+    record: AccountRecord,
+    first: RegistrationSnapshot,
+    nonce: NonceUse | null,
+    authInfo: string | null,
+  ): Promise<RegistrarReply> {
+    const contactValues = headers(req, 'contact');
+    const contacts = contactValues.length === 0 ? null : parseContacts(contactValues);
+    if (contactValues.length > 0 && contacts === null) return reject(400, 'Invalid Contact', 'invalid');
+    const expiresHeader = requestExpires(headers(req, 'expires'));
+    if (expiresHeader === 'invalid') return reject(400, 'Invalid Expires', 'invalid');
+    const path = headers(req, 'path')
+      .flatMap((v) => splitList(v))
+      .filter((p) => p.length > 0);
+    const rules: BindingRules = {
+      limits: this.config,
+      maxContacts: record.account.maxContacts ?? this.config.maxContacts,
+      policy: this.config.maxContactsPolicy,
+    };
+    const userAgent = header(req, 'user-agent')?.slice(0, MAX_USER_AGENT) ?? null;
+    const request = {
+      contacts,
+      expiresHeader,
+      callId: header(req, 'call-id') ?? '',
+      cseq: parseCSeq(header(req, 'cseq') ?? '')?.seq ?? 0,
+      path,
+      source: {
+        transport: peer.transport,
+        address: peer.address,
+        port: peer.port,
+        connectionId: peer.connectionId ?? null,
+      },
+      userAgent,
+      now,
+    };
+
+    let snapshot = first;
+    for (let attempt = 1; ; attempt++) {
+      const outcome: BindingOutcome = applyRegister(snapshot.bindings, request, rules);
+      if (!outcome.ok) {
+        if (outcome.code === 'interval')
+          return reject(outcome.status, outcome.reason, 'interval', [['Min-Expires', String(outcome.minExpires)]]);
+        if (outcome.code === 'order') this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
+        return reject(outcome.status, outcome.reason, outcome.code);
+      }
+      let result;
+      try {
+        result = await this.store.commitRegistration({
+          aor,
+          expectedVersion: snapshot.version,
+          bindings: outcome.bindings,
+          nonce,
+          now,
+        });
+      } catch (err) {
+        this.logger.error({ err, event: 'store-error', aor }, 'could not store the registration');
+        return storeDown();
+      }
+      if (result === 'replay') return this.fail(aor, peer, now, 'replay');
+      if (result === 'ok') {
+        this.logChanges(aor, peer, outcome);
+        return this.ok(outcome, path, flowRequested(contacts, req), authInfo, now);
+      }
+      if (attempt >= COMMIT_ATTEMPTS) {
+        this.logger.error({ event: 'commit-conflict', aor, attempts: attempt }, 'registration kept conflicting');
+        return storeDown();
+      }
+      snapshot = await this.store.loadRegistration(aor, peer.address, now);
+    }
+  }
+
+  private logChanges(aor: string, peer: Peer, o: BindingOutcome & { ok: true }): void {
+    if (o.added + o.removed > 0)
+      this.logger.info(
+        {
+          event: 'bindings-changed',
+          aor,
+          source: peer.address,
+          added: o.added,
+          refreshed: o.refreshed,
+          removed: o.removed,
+        },
+        'bindings changed',
+      );
+  }
+
+  private ok(
+    o: BindingOutcome & { ok: true },
+    path: readonly string[],
+    flow: boolean,
+    authInfo: string | null,
+    now: number,
+  ): RegistrarReply {
+    const hdrs: Headers = o.bindings.map((b): [string, string] => ['Contact', contactHeaderValue(b, now)]);
+    hdrs.push(['Date', httpDate(now)]);
+    // RFC 3327 5.3: the Path we stored goes back so the UA learns its route set.
+    if (path.length > 0 && o.added + o.refreshed > 0) {
+      for (const p of path) hdrs.push(['Path', p]);
+      hdrs.push(['Supported', 'path']);
+    }
+    // RFC 5626 6: a registrar that honoured a flow (reg-id) of a UA supporting outbound says so with Require.
+    if (flow) hdrs.push(['Require', 'outbound']);
+    if (authInfo !== null) hdrs.push(['Authentication-Info', authInfo]);
+    return {
+      status: 200,
+      reason: 'OK',
+      headers: hdrs,
+      outcome: { kind: 'registered', added: o.added, refreshed: o.refreshed, removed: o.removed },
+    };
+  }
+}
+
+/** The UA supports outbound (RFC 5626 4.2) and registered a flow (a contact with reg-id). */
+function flowRequested(contacts: ReturnType<typeof parseContacts>, req: SipRequest): boolean {
+  if (!Array.isArray(contacts) || !contacts.some((c) => c.params['reg-id'] !== undefined)) return false;
+  return parseOptionTags(headers(req, 'supported')).some((t) => t.toLowerCase() === 'outbound');
+}
+
+function isLocked(lock: { lockedUntil: number | null } | null, now: number): boolean {
+  return lock !== null && lock.lockedUntil !== null && lock.lockedUntil > now;
+}
