@@ -78,6 +78,12 @@ function httpDate(now: number): string {
   return new Date(now).toUTCString();
 }
 
+/** Entries are validated on write; one that does not parse here simply matches nothing. */
+function fromAllowedAddress(account: AccountRecord['account'], address: string): boolean {
+  const allowed = account.allowedAddresses.map((a) => parseNetwork(a)).filter((n): n is Network => n !== null);
+  return inNetworks(address, allowed);
+}
+
 export class Registrar {
   private readonly auth: DigestAuth;
   private readonly trusted: Network[];
@@ -145,9 +151,7 @@ export class Registrar {
     const algorithms: readonly DigestAlgorithm[] = account?.algorithms ?? this.config.algorithms;
 
     if (account !== null && account.authType === 'ip') {
-      // Entries are validated on write; one that does not parse here simply matches nothing.
-      const allowed = account.allowedAddresses.map((a) => parseNetwork(a)).filter((n): n is Network => n !== null);
-      if (!account.enabled || !inNetworks(peer.address, allowed))
+      if (!account.enabled || !fromAllowedAddress(account, peer.address))
         return forbidden(account.enabled ? 'forbidden' : 'disabled');
       return this.register(req, peer, now, aor, record as AccountRecord, snapshot, null, null);
     }
@@ -200,6 +204,12 @@ export class Registrar {
     if (isLocked(snapshot.extensionLock, now) && !snapshot.bindings.some((b) => b.source.address === peer.address)) {
       this.logger.info({ event: 'locked-extension-refused', aor, source: peer.address }, 'locked extension refused');
       return forbidden('locked');
+    }
+
+    // A digest account may also be pinned to addresses (hosted PBXs' "restrict to IP"). Checked only after a right
+    // answer, so the restriction tells a guesser nothing.
+    if (account !== null && account.allowedAddresses.length > 0 && !fromAllowedAddress(account, peer.address)) {
+      return forbidden('forbidden');
     }
 
     const nonceUse: NonceUse = {

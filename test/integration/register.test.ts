@@ -240,6 +240,16 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     expect((await no.send()).status).toBe(403);
   });
 
+  it('pins a digest account to its allowed addresses, refusing only after a right answer', async () => {
+    const user = `pinned-${kind}`;
+    await t.app.accounts.create({ username: user, domain: 'example.com', password: PASSWORD, allowedAddresses: ['192.0.2.0/24'] });
+    const phone = new Phone(udpChannel(), { user, domain: 'example.com', password: PASSWORD });
+    expect((await phone.send()).status).toBe(401); // challenged like anybody
+    expect((await phone.register()).status).toBe(403);
+    await t.app.accounts.update(`${user}@example.com`, { allowedAddresses: ['127.0.0.1'] });
+    expect((await phone.register()).status).toBe(200);
+  });
+
   it('rejects malformed Authorization, a non-SIP Contact and a junk Expires with a 4xx and stores nothing', async () => {
     const phone = await account();
     const aor = `${phone.o.user}@example.com`;
