@@ -1,0 +1,325 @@
+/**
+ * Typed accessors for the header values the registrar reads, parsed on demand. None of them throws: malformed input
+ * gives null (or [] for lists). Name-addr and Authorization values go through drachtio-sip's parsers (wrapped: every
+ * call in try/catch, the whole value must be consumed, and the fixes listed in docs/parser.md applied); Via, CSeq and
+ * the numeric forms are parsed here because drachtio's versions cannot be fixed from outside.
+ */
+import { createRequire } from 'node:module';
+
+// ---------------------------------------------------------------------------------------------------------------
+// drachtio-sip (CommonJS, untyped): loaded once and narrowed from unknown.
+
+interface Cursor {
+  s: string;
+  i: number;
+}
+type DrachtioHeaderParser = (d: Cursor, prev?: unknown) => unknown;
+
+function loadHeaderParser(name: string): DrachtioHeaderParser {
+  const mod: unknown = createRequire(import.meta.url)('drachtio-sip/lib/parser.js');
+  if (typeof mod === 'object' && mod !== null && 'getParser' in mod && typeof mod.getParser === 'function') {
+    const p: unknown = (mod.getParser as (n: string) => unknown)(name);
+    if (typeof p === 'function') return p as DrachtioHeaderParser;
+  }
+  throw new Error(`drachtio-sip: no parser for ${name}`);
+}
+
+const drachtioAor = loadHeaderParser('to'); // parseAOR: [display-name] <uri> / addr-spec, then ;params
+const drachtioAuth = loadHeaderParser('authorization'); // parseMultiHeader(parseAuthHeader)
+
+/** Runs a drachtio parser on the whole of `s`; undefined when it throws or leaves input unconsumed. */
+function runDrachtio(parser: DrachtioHeaderParser, s: string): unknown {
+  const d: Cursor = { s, i: 0 };
+  let r: unknown;
+  try {
+    r = parser(d);
+  } catch {
+    return undefined; // drachtio throws TypeError on several malformed inputs (docs/parser.md, fix 1)
+  }
+  // drachtio never checks that it reached the end of the value: trailing garbage passes (fix 2).
+  if (s.slice(d.i).trim().length !== 0) return undefined;
+  return r;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared lexical helpers (RFC 3261 25.1)
+
+const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
+export function isToken(s: string): boolean {
+  return TOKEN_RE.test(s);
+}
+
+/**
+ * Splits a header value on commas that are outside quoted strings and <...>, as RFC 3261 7.3.1 allows for list
+ * headers. Empty elements are kept (as '') so the caller can reject them.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let inQuote = false;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (inQuote) {
+      if (c === 0x5c)
+        i++; // quoted-pair
+      else if (c === 0x22) inQuote = false;
+    } else if (c === 0x22) inQuote = true;
+    else if (c === 0x3c) inAngle = true;
+    else if (c === 0x3e) inAngle = false;
+    else if (c === 0x2c && !inAngle) {
+      out.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start).trim());
+  return out;
+}
+
+/** Removes the quotes of a quoted-string and resolves its quoted-pairs; a token is returned as is. */
+export function unquote(s: string): string {
+  if (s.length < 2 || s[0] !== '"' || s[s.length - 1] !== '"') return s;
+  return s.slice(1, -1).replace(/\\([\s\S])/g, '$1');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Via (RFC 3261 20.42, 25.1)
+
+export interface Via {
+  transport: string;
+  /** sent-by host; an IPv6 reference without its brackets. */
+  host: string;
+  port: number | null;
+  params: Record<string, string | null>;
+  /** The via-parm as received. */
+  text: string;
+}
+
+// sent-protocol LWS sent-by; SLASH and COLON may carry whitespace (SWS). IPv6 references in brackets.
+const VIA_HEAD_RE =
+  /^([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._]+)(?:\s*:\s*([0-9]{1,5}))?\s*/;
+// via-params: token [= token / host (IPv4, IPv6 in received=, with or without brackets) / quoted-string]
+const PARAM_RE = /\s*;\s*([A-Za-z0-9\-.!%*_+`'~]+)(?:\s*=\s*([A-Za-z0-9\-.!%*_+`'~:[\]]+|"(?:[^"\\]|\\[\s\S])*"))?\s*/y;
+
+/** Parses `;name=value` parameters from `s` at `from` to the end; null when anything is left over. */
+function parseParamList(s: string, from: number): Record<string, string | null> | null {
+  const params: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+  let i = from;
+  while (i < s.length) {
+    PARAM_RE.lastIndex = i;
+    const m = PARAM_RE.exec(s);
+    if (m === null || m[1] === undefined) return null;
+    params[m[1].toLowerCase()] = m[2] ?? null;
+    i = PARAM_RE.lastIndex;
+  }
+  return params;
+}
+
+function parseVia(text: string): Via | null {
+  const m = VIA_HEAD_RE.exec(text);
+  if (m === null) return null;
+  const [, name, , transport, hostText, portText] = m;
+  if (name === undefined || transport === undefined || hostText === undefined) return null;
+  if (name.toUpperCase() !== 'SIP') return null;
+  let port: number | null = null;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (port > 65535) return null;
+  }
+  const params = parseParamList(text, m[0].length);
+  if (params === null) return null;
+  // An empty branch (`branch=` with nothing) or a branch given twice is a broken Via, not a missing one.
+  if ('branch' in params && (params.branch === null || params.branch === '')) return null;
+  const host = hostText.startsWith('[') ? hostText.slice(1, -1) : hostText;
+  return { transport: transport.toUpperCase(), host, port, params, text };
+}
+
+/** Every via-parm of every Via value, top first; null when any of them is malformed or there is none. */
+export function parseVias(values: readonly string[]): Via[] | null {
+  const out: Via[] = [];
+  for (const value of values) {
+    for (const part of splitList(value)) {
+      if (part.length === 0) return null;
+      const via = parseVia(part);
+      if (via === null) return null;
+      out.push(via);
+    }
+  }
+  return out.length === 0 ? null : out;
+}
+
+/** The protocol version of a via-parm's text, e.g. '2.0'. */
+export function viaVersion(via: Via): string | null {
+  const m = /^[^/]*\/\s*([^/\s]+)\s*\//.exec(via.text);
+  return m?.[1] ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// name-addr / addr-spec (RFC 3261 20.10, 20.20, 20.39, 25.1)
+
+export interface NameAddr {
+  /** Unquoted display name; null when absent. */
+  displayName: string | null;
+  uri: string;
+  /** Header parameters; names lower-cased, values as received (quoted values keep their quotes). */
+  params: Record<string, string | null>;
+}
+
+const SCHEME_URI_RE = /^[A-Za-z][A-Za-z0-9+\-.]*:\S+$/;
+
+/** To, From, or one Contact / Route element. */
+export function parseNameAddr(value: string): NameAddr | null {
+  if (typeof value !== 'string') return null;
+  const v = value.trim();
+  // Refuse starts drachtio cannot match at offset 0: its unanchored regexes would then scan the whole value (O(n^2)).
+  if (v.length === 0 || v.length > 8192 || v[0] === ';' || v[0] === ',' || v[0] === '>') return null;
+  const r = runDrachtio(drachtioAor, v);
+  if (!isRecord(r) || typeof r.uri !== 'string' || !isRecord(r.params)) return null;
+  const uri = r.uri;
+  const rawName = typeof r.name === 'string' ? r.name : undefined;
+  // drachtio accepts `< sip:a@b >` and keeps the spaces in the URI; RFC 3261 LAQUOT/RAQUOT allow none inside (fix 3).
+  if (!SCHEME_URI_RE.test(uri)) return null;
+  const nameAddrForm = rawName !== undefined || v[0] === '<';
+  // An addr-spec holding ',', '?' or ';' must be in <> (RFC 3261 20.10): regbadct.
+  if (!nameAddrForm && /[?,]/.test(uri)) return null;
+  const params: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+  for (const [k, val] of Object.entries(r.params)) {
+    if (val !== undefined && typeof val !== 'string') return null;
+    params[k] = val ?? null;
+  }
+  const displayName = rawName === undefined ? null : unquote(rawName);
+  return { displayName, uri, params };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Contact (RFC 3261 20.10)
+
+export interface ContactEntry extends NameAddr {
+  expires: number | null;
+  q: number | null;
+  /** The header parameters except expires and q, as `;name=value...`, to echo back in a 200. */
+  paramsText: string;
+}
+
+const QVALUE_RE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
+
+/** All Contact values (each may be a comma-separated list); '*' for the wildcard; null when any entry is malformed. */
+export function parseContacts(values: readonly string[]): ContactEntry[] | '*' | null {
+  const out: ContactEntry[] = [];
+  let star = false;
+  for (const value of values) {
+    for (const part of splitList(value)) {
+      if (part === '*') {
+        star = true;
+        continue;
+      }
+      const na = parseNameAddr(part);
+      if (na === null) return null;
+      let expires: number | null = null;
+      let q: number | null = null;
+      let paramsText = '';
+      for (const [k, val] of Object.entries(na.params)) {
+        if (k === 'expires') {
+          expires = val === null ? null : parseDelta(val);
+          if (expires === null) return null;
+        } else if (k === 'q') {
+          if (val === null || !QVALUE_RE.test(val)) return null;
+          q = Number(val);
+        } else {
+          paramsText += val === null ? `;${k}` : `;${k}=${val}`;
+        }
+      }
+      out.push({ ...na, expires, q, paramsText });
+    }
+  }
+  if (star) return out.length === 0 ? '*' : null; // '*' must stand alone (RFC 3261 10.2.2)
+  return out.length === 0 ? null : out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CSeq, deltas, option tags
+
+const CSEQ_RE = /^([0-9]{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/;
+
+/** `CSeq: 1*DIGIT LWS Method`; the number must be below 2**31 (RFC 3261 8.1.1.5). */
+export function parseCSeq(value: string): { seq: number; method: string } | null {
+  if (typeof value !== 'string') return null;
+  const m = CSEQ_RE.exec(value.trim());
+  if (m === null || m[1] === undefined || m[2] === undefined) return null;
+  const seq = Number(m[1]);
+  if (seq > 0x7fffffff) return null;
+  return { seq, method: m[2] };
+}
+
+const MAX_DELTA = 0xffffffff;
+
+/** delta-seconds (Expires, Min-Expires, expires=): digits only; values above 2**32-1 are clamped (RFC 3261 20.19). */
+export function parseDelta(value: string): number | null {
+  if (typeof value !== 'string') return null;
+  const t = value.trim();
+  if (!/^[0-9]+$/.test(t)) return null;
+  if (t.length > 10) return MAX_DELTA;
+  return Math.min(Number(t), MAX_DELTA);
+}
+
+/** Require / Supported / Proxy-Require option tags, as sent (junk kept, so an unknown requirement is still seen). */
+export function parseOptionTags(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    for (const t of v.split(',')) {
+      const tag = t.trim();
+      if (tag.length > 0) out.push(tag);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Authorization (RFC 3261 20.7, RFC 2617 3.2.2, RFC 7616 3.4)
+
+export interface DigestCredentials {
+  scheme: string;
+  /** Keys lower-cased; values unquoted and unescaped. */
+  params: Record<string, string>;
+}
+
+const AUTH_HEAD_RE = /^([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(?=\S)/;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** One Authorization / Proxy-Authorization value; null for a bare scheme, junk or a repeated parameter. */
+export function parseAuthorization(value: string): DigestCredentials | null {
+  if (typeof value !== 'string') return null;
+  const v = value.trim();
+  if (v.length > 8192) return null;
+  // drachtio throws on a bare `Digest` (no parameters); check the shape first (fix 1).
+  const head = AUTH_HEAD_RE.exec(v);
+  if (head === null || head[1] === undefined) return null;
+  const r = runDrachtio(drachtioAuth, v);
+  // parseMultiHeader returns one object per comma-separated challenge; credentials are exactly one.
+  if (!Array.isArray(r) || r.length !== 1) return null;
+  const raw: unknown = r[0];
+  if (!isRecord(raw)) return null;
+  // drachtio keys are case-sensitive and its `scheme` field can be overwritten by a `scheme=` parameter (fix 4).
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
+  const body = v.slice(head[0].length);
+  // Re-read the parameter names in order so duplicates (which drachtio silently overwrites) are refused.
+  const seen = new Set<string>();
+  for (const part of splitList(body)) {
+    const eq = part.indexOf('=');
+    const key = (eq === -1 ? '' : part.slice(0, eq).trim()).toLowerCase();
+    if (key.length === 0 || seen.has(key) || FORBIDDEN_KEYS.has(key)) return null;
+    seen.add(key);
+  }
+  for (const [k, val] of Object.entries(raw)) {
+    if (k === 'scheme') continue;
+    if (typeof val !== 'string') return null;
+    // drachtio keeps the quotes and the backslash escapes of quoted values (fix 5).
+    params[k.toLowerCase()] = unquote(val);
+  }
+  if (Object.keys(params).length !== seen.size) return null;
+  return { scheme: head[1], params };
+}
