@@ -24,7 +24,7 @@ import {
 import { addressOfRecord, parseSipUri } from '../sip/uri.js';
 import type { AccountRecord, DigestAlgorithm, NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
-import { DigestAuth } from './auth.js';
+import { DigestAuth, type AuthFailure } from './auth.js';
 import { applyRegister, contactHeaderValue, type BindingOutcome, type BindingRules } from './bindings.js';
 import type { RegistrarConfig } from './config.js';
 import { requestExpires } from './expiry.js';
@@ -47,7 +47,10 @@ export type RejectReason =
 export type RegisterOutcome =
   | { kind: 'challenged' }
   | { kind: 'registered'; added: number; refreshed: number; removed: number }
-  | { kind: 'rejected'; reason: RejectReason };
+  | { kind: 'rejected'; reason: RejectReason; authFailure?: AuthFailureReason };
+
+/** Why an authentication failed, for the failure counter (a bounded set; never shown to the client). */
+export type AuthFailureReason = AuthFailure | 'replay';
 
 export interface RegistrarReply {
   status: number;
@@ -236,7 +239,7 @@ export class Registrar {
   }
 
   /** Counts the failure (extension only when the account exists; address unless trusted) and logs lockouts. */
-  private async fail(aor: string | null, peer: Peer, now: number, why: string): Promise<RegistrarReply> {
+  private async fail(aor: string | null, peer: Peer, now: number, why: AuthFailureReason): Promise<RegistrarReply> {
     const countAddress = !inNetworks(peer.address, this.trusted);
     const outcome = await this.store.recordFailure({
       aor,
@@ -275,7 +278,7 @@ export class Registrar {
         'source address locked',
       );
     }
-    return forbidden('auth');
+    return { ...forbidden('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: why } };
   }
 
   /** Steps 6-8: apply the contacts and commit, re-reading and re-applying when another REGISTER got in first. */

@@ -170,6 +170,8 @@ export class Dispatcher {
       this.metrics.registrations.inc({ outcome: 'challenged', reason: '' });
     } else {
       this.metrics.registrations.inc({ outcome: 'rejected', reason: o.reason });
+      if (o.authFailure !== undefined) this.metrics.authFailures.inc({ reason: o.authFailure });
+      else if (o.reason === 'stale-password') this.metrics.authFailures.inc({ reason: 'previous-password' });
     }
   }
 
