@@ -1,28 +1,30 @@
 /**
  * Logs through pino: JSON lines by default, pino-pretty when NODE_ENV=development (if installed).
  * Redaction is a second line of defence: code never puts a password, an HA1, a token or an Authorization value in a
- * log object, and these paths blank them should one slip in.
+ * log object, and these paths blank them should one slip in (at the top level and up to two levels down).
  */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+const SECRET_KEYS = ['password', 'ha1', 'previousHa1', 'token', 'authorization', 'credentials'];
+
 export const REDACT_PATHS = [
-  'password',
-  '*.password',
-  'ha1',
-  '*.ha1',
-  'previousHa1',
-  '*.previousHa1',
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
   'headers.authorization',
   'req.headers.authorization',
-  'credentials',
-  '*.credentials',
 ];
+
+/** True when `name` can be loaded from here; pino would otherwise fail to start its transport (in a worker). */
+function installed(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -32,11 +34,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination) return pino(options, destination);
-  if (process.env.NODE_ENV === 'development') {
+  // pino-pretty is a dev convenience, not a dependency: plain JSON is fine without it.
+  if (process.env.NODE_ENV === 'development' && installed('pino-pretty')) {
     try {
       return pino({ ...options, transport: { target: 'pino-pretty' } });
     } catch {
-      // pino-pretty is a dev convenience; plain JSON is fine without it.
+      // fall through to JSON
     }
   }
   return pino(options);

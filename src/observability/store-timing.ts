@@ -3,7 +3,6 @@ import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';
 
 export function timedStore(store: Store, metrics: Metrics): Store {
-  const histogram = metrics.storeDuration;
   const wrapped = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   return new Proxy(store, {
     get(target, prop, receiver) {
@@ -13,15 +12,17 @@ export function timedStore(store: Store, metrics: Metrics): Store {
       if (fn === undefined) {
         const operation = prop;
         const method = value as (...a: unknown[]) => Promise<unknown>;
+        const ok = metrics.storeDurationBy(operation, 'ok');
+        const failed = metrics.storeDurationBy(operation, 'error');
         fn = (...args: unknown[]) => {
-          const end = histogram.startTimer({ operation });
+          const started = performance.now();
           return method.apply(target, args).then(
             (v) => {
-              end({ result: 'ok' });
+              ok.observe((performance.now() - started) / 1000);
               return v;
             },
             (e: unknown) => {
-              end({ result: 'error' });
+              failed.observe((performance.now() - started) / 1000);
               throw e;
             },
           );

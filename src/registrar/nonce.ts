@@ -1,13 +1,14 @@
 /**
- * Stateless digest nonces (RFC 7616 3.3 leaves the format to the server): base64url of an 8-byte issue time, 8 random
- * bytes and a 16-byte truncated HMAC-SHA256 over both, keyed with the configured secret. Any instance holding the same
+ * Stateless digest nonces (RFC 7616 3.3 leaves the format to the server): base64url of an 8-byte issue time, a 4-byte
+ * random instance id and a 4-byte counter (unique without drawing random bytes per nonce), and a 16-byte truncated
+ * HMAC-SHA256 over both, keyed with the configured secret. Any instance holding the same
  * secret can tell a genuine nonce from a forged one and a fresh one from a stale one without shared state; replay of a
  * (nonce, nc) pair is the store's job (NonceUse).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const TIME_BYTES = 8;
-const RANDOM_BYTES = 8;
+const RANDOM_BYTES = 8; // instance id + counter
 const MAC_BYTES = 16;
 const TOTAL_BYTES = TIME_BYTES + RANDOM_BYTES + MAC_BYTES;
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{43}$/; // 32 bytes in unpadded base64url
@@ -17,6 +18,9 @@ const FUTURE_SKEW_MS = 30_000;
 export type NonceState = 'valid' | 'stale' | 'invalid';
 
 export class Nonces {
+  private readonly instance = randomBytes(4).readUInt32BE(0);
+  private counter = randomBytes(4).readUInt32BE(0);
+
   constructor(
     private readonly secret: Buffer,
     private readonly lifetimeMs: number,
@@ -27,7 +31,9 @@ export class Nonces {
   issue(now: number): string {
     const body = Buffer.alloc(TIME_BYTES + RANDOM_BYTES);
     body.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(now))), 0);
-    randomBytes(RANDOM_BYTES).copy(body, TIME_BYTES);
+    body.writeUInt32BE(this.instance, TIME_BYTES);
+    this.counter = (this.counter + 1) >>> 0;
+    body.writeUInt32BE(this.counter, TIME_BYTES + 4);
     return Buffer.concat([body, this.mac(body)]).toString('base64url');
   }
 

@@ -93,7 +93,7 @@ export class Dispatcher {
     if (msg.kind === 'response') return; // a registrar sends no requests, so a response belongs to nothing here
 
     const method = msg.method;
-    this.metrics.sipRequests.inc({ method: methodLabel(method), transport: peer.transport });
+    this.metrics.requestsBy(methodLabel(method), peer.transport).inc();
     if (method === 'ACK') return; // never answered (RFC 3261 17.2.1); no INVITE transactions here anyway
 
     const rejection = validateRequest(msg);
@@ -151,7 +151,7 @@ export class Dispatcher {
         },
       )
       .finally(() => {
-        this.metrics.requestDuration.observe({ method: 'REGISTER' }, (Date.now() - started) / 1000);
+        this.metrics.durationBy('REGISTER').observe((Date.now() - started) / 1000);
         if (--this.inFlight === 0) {
           const waiters = this.idleWaiters;
           this.idleWaiters = [];
@@ -163,13 +163,13 @@ export class Dispatcher {
   private countOutcome(reply: RegistrarReply): void {
     const o = reply.outcome;
     if (o.kind === 'registered') {
-      if (o.added > 0) this.metrics.registrations.inc({ outcome: 'new', reason: '' }, o.added);
-      if (o.refreshed > 0) this.metrics.registrations.inc({ outcome: 'refreshed', reason: '' }, o.refreshed);
-      if (o.removed > 0) this.metrics.registrations.inc({ outcome: 'removed', reason: '' }, o.removed);
+      if (o.added > 0) this.metrics.registrationsBy('new', '').inc(o.added);
+      if (o.refreshed > 0) this.metrics.registrationsBy('refreshed', '').inc(o.refreshed);
+      if (o.removed > 0) this.metrics.registrationsBy('removed', '').inc(o.removed);
     } else if (o.kind === 'challenged') {
-      this.metrics.registrations.inc({ outcome: 'challenged', reason: '' });
+      this.metrics.registrationsBy('challenged', '').inc();
     } else {
-      this.metrics.registrations.inc({ outcome: 'rejected', reason: o.reason });
+      this.metrics.registrationsBy('rejected', o.reason).inc();
       if (o.authFailure !== undefined) this.metrics.authFailures.inc({ reason: o.authFailure });
       else if (o.reason === 'stale-password') this.metrics.authFailures.inc({ reason: 'previous-password' });
     }
@@ -221,7 +221,7 @@ export class Dispatcher {
       server: this.options.serverName,
     });
     this.sender.send(peer, route, data);
-    this.metrics.sipResponses.inc({ status: String(status) });
+    this.metrics.responsesBy(String(status)).inc();
     return data;
   }
 

@@ -197,14 +197,14 @@ export class MemoryStore implements Store {
   async createAccount(record: AccountRecord): Promise<boolean> {
     const aor = record.account.aor;
     if (this.accounts.has(aor)) return false;
-    this.accounts.set(aor, { account: clone(record.account), credentials: clone(record.credentials) });
+    this.accounts.set(aor, { account: frozen(record.account), credentials: frozen(record.credentials) });
     this.sortedInsert(aor);
     return true;
   }
 
   async getAccount(aor: string): Promise<AccountRecord | null> {
     const e = this.accounts.get(aor);
-    return e ? { account: clone(e.account), credentials: clone(e.credentials) } : null;
+    return e ? { account: e.account, credentials: e.credentials } : null;
   }
 
   async listAccounts(limit: number, cursor: string | null): Promise<Page<Account>> {
@@ -216,7 +216,7 @@ export class MemoryStore implements Store {
     const slice = this.sortedAors.slice(start, start + Math.max(0, limit));
     const items = slice.flatMap((aor) => {
       const e = this.accounts.get(aor);
-      return e ? [clone(e.account)] : [];
+      return e ? [e.account] : [];
     });
     const more = start + slice.length < this.sortedAors.length;
     const last = slice[slice.length - 1];
@@ -227,25 +227,25 @@ export class MemoryStore implements Store {
     this.tick(now);
     const e = this.accounts.get(aor);
     if (!e) return null;
-    const p = clone(patch);
-    e.account = {
+    const p = patch;
+    e.account = frozen({
       ...e.account,
       ...(p.enabled !== undefined ? { enabled: p.enabled } : {}),
       ...(p.allowedAddresses !== undefined ? { allowedAddresses: p.allowedAddresses } : {}),
       ...(p.maxContacts !== undefined ? { maxContacts: p.maxContacts } : {}),
       ...(p.algorithms !== undefined ? { algorithms: p.algorithms } : {}),
       updatedAt: now,
-    };
+    });
     if (clearBindings) this.dropBindings(aor);
-    return clone(e.account);
+    return e.account;
   }
 
   async setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean> {
     this.tick(now);
     const e = this.accounts.get(aor);
     if (!e) return false;
-    e.credentials = clone(credentials);
-    e.account = { ...e.account, passwordChangedAt: now, updatedAt: now, staleDevice: null };
+    e.credentials = frozen(credentials);
+    e.account = frozen({ ...e.account, passwordChangedAt: now, updatedAt: now, staleDevice: null });
     this.dropBindings(aor);
     return true;
   }
@@ -253,7 +253,7 @@ export class MemoryStore implements Store {
   async recordStaleDevice(aor: string, address: string, now: number): Promise<void> {
     this.tick(now);
     const e = this.accounts.get(aor);
-    if (e) e.account = { ...e.account, staleDevice: { address, seenAt: now } };
+    if (e) e.account = frozen({ ...e.account, staleDevice: { address, seenAt: now } });
   }
 
   async deleteAccount(aor: string): Promise<boolean> {
@@ -293,7 +293,7 @@ export class MemoryStore implements Store {
     if ((this.versions.get(aor) ?? 0) !== commit.expectedVersion) return 'conflict';
     if (commit.nonce) this.recordNonce(aor, commit.nonce, now);
     const next = new Map<string, Binding>();
-    for (const b of commit.bindings) if (b.expiresAt > now) next.set(b.key, clone(b));
+    for (const b of commit.bindings) if (b.expiresAt > now) next.set(b.key, frozen(b));
     if (next.size > 0) this.bindings.set(aor, next);
     else this.bindings.delete(aor);
     this.bump(aor);
@@ -419,7 +419,7 @@ export class MemoryStore implements Store {
     const m = this.bindings.get(aor);
     if (!m) return [];
     const out: Binding[] = [];
-    for (const b of m.values()) if (b.expiresAt > now) out.push(clone(b));
+    for (const b of m.values()) if (b.expiresAt > now) out.push(b);
     // Lazy pruning: once every binding has expired the AOR's entry goes, like the Redis hash's PEXPIRE.
     if (out.length === 0) this.bindings.delete(aor);
     return out;
@@ -477,7 +477,15 @@ export class MemoryStore implements Store {
   }
 }
 
-/** Callers must not be able to mutate stored state through returned or passed objects. */
-function clone<T>(v: T): T {
-  return structuredClone(v);
+/**
+ * Callers must not be able to mutate stored state through returned or passed objects. Stored values are frozen
+ * (deeply) when written and shared when read: reads, the hot path, copy nothing. A caller's object is frozen in
+ * place; the store's types are readonly, so no caller means to change one anyway.
+ */
+function frozen<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) frozen((v as Record<string, unknown>)[k]);
+  }
+  return v;
 }
