@@ -328,7 +328,11 @@ export class Registrar {
       if (!outcome.ok) {
         if (outcome.code === 'interval')
           return reject(outcome.status, outcome.reason, 'interval', [['Min-Expires', String(outcome.minExpires)]]);
-        if (outcome.code === 'order') this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
+        if (outcome.code === 'order') {
+          const again = await this.sameRequestAgain(aor, snapshot, request, nonce);
+          if (again !== null) return this.ok(again, path, flowRequested(contacts, req), authInfo, now);
+          this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
+        }
         return reject(outcome.status, outcome.reason, outcome.code);
       }
       let result;
@@ -355,6 +359,24 @@ export class Registrar {
       }
       snapshot = await this.store.loadRegistration(aor, peer.address, now);
     }
+  }
+
+  /**
+   * A REGISTER already applied that comes again outside its transaction (a retransmission that reached another
+   * worker, or whose transaction state was evicted) gets the same answer instead of 'out of order' (RFC 3261 17.2.2
+   * in spirit): its Call-ID and CSeq are on the bindings, and its (nonce, nc) was used already. Idempotent: nothing
+   * changes. A new request that merely repeats a CSeq consumes its nonce-count and stays out of order.
+   */
+  private async sameRequestAgain(
+    aor: string,
+    snapshot: RegistrationSnapshot,
+    request: { callId: string; cseq: number },
+    nonce: NonceUse | null,
+  ): Promise<(BindingOutcome & { ok: true }) | null> {
+    const applied = snapshot.bindings.some((b) => b.callId === request.callId && b.cseq === request.cseq);
+    if (!applied) return null;
+    if (nonce !== null && (await this.store.useNonce(aor, nonce))) return null;
+    return { ok: true, bindings: [...snapshot.bindings], added: 0, refreshed: 0, removed: 0, unchanged: true };
   }
 
   private logChanges(aor: string, peer: Peer, o: BindingOutcome & { ok: true }): void {

@@ -135,6 +135,22 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     expect(replay.status).not.toBe(200);
   });
 
+  it('answers an applied REGISTER that comes again outside its transaction with the same 200, not a failure', async () => {
+    const phone = await account();
+    const challenge = phone.challengesOf(await phone.send())[0]!;
+    const spec = phone.spec();
+    const authorization = answer(challenge, { username: phone.o.user, password: PASSWORD, method: 'REGISTER', uri: 'sip:example.com' });
+    const first = await udp.request(registerText({ ...spec, authorization, branch: 'z9hG4bKonce1' }), t.udpPort);
+    expect(first.status).toBe(200);
+    // Same request, new branch: as if a retransmission reached another worker, whose transactions know nothing of it.
+    const again = await udp.request(registerText({ ...spec, authorization, branch: 'z9hG4bKonce2' }), t.udpPort);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('contact')).toEqual(first.headers.get('contact'));
+    // A different request replaying the same (nonce, nc) is refused.
+    const other = await udp.request(registerText({ ...spec, cseq: (spec.cseq ?? 1) + 1, authorization, branch: 'z9hG4bKonce3' }), t.udpPort);
+    expect(other.status).toBe(403);
+  });
+
   it('refreshes in one round trip with the nextnonce from Authentication-Info', async () => {
     const phone = await account();
     const r = await phone.register();
