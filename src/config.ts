@@ -31,6 +31,8 @@ export interface Config {
     transactions: { maxEntries: number; timerJSec: number };
     /** Per-source-address REGISTER rate limit (like Kamailio's pike); 0 disables. */
     rateLimit: { requestsPerSec: number; burst: number };
+    /** SIP worker processes (node:cluster); more than 1 needs Redis, the state they share. */
+    workers: number;
   };
   registrar: {
     algorithms: DigestAlgorithmName[];
@@ -78,6 +80,7 @@ export const DEFAULT_CONFIG: Config = {
     },
     transactions: { maxEntries: 200_000, timerJSec: 32 },
     rateLimit: { requestsPerSec: 0, burst: 0 },
+    workers: 1,
   },
   registrar: {
     algorithms: ['SHA-256', 'MD5'],
@@ -120,6 +123,7 @@ const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['SIP_TLS_CERT', 'sip.tlsCert'],
   ['SIP_TLS_KEY', 'sip.tlsKey'],
   ['SIP_DOMAINS', 'sip.domains'],
+  ['SIP_WORKERS', 'sip.workers'],
   ['REDIS_URL', 'redisUrl'],
   ['ADMIN_HOST', 'admin.host'],
   ['ADMIN_PORT', 'admin.port'],
@@ -244,6 +248,7 @@ const SCHEMA = {
     },
     transactions: { maxEntries: int(100, 10_000_000), timerJSec: int(0, 600) },
     rateLimit: { requestsPerSec: int(0, 1_000_000), burst: int(0, 10_000_000) },
+    workers: int(1, 256),
   },
   registrar: {
     algorithms: list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true }),
@@ -310,6 +315,9 @@ function crossCheck(c: Config): void {
   }
   if ((c.sip.tlsCert === null) !== (c.sip.tlsKey === null)) {
     throw new ConfigError(c.sip.tlsCert === null ? 'sip.tlsCert' : 'sip.tlsKey', 'TLS needs both SIP_TLS_CERT and SIP_TLS_KEY');
+  }
+  if (c.sip.workers > 1 && c.redisUrl === null) {
+    throw new ConfigError('sip.workers', 'more than 1 worker needs REDIS_URL: workers share their state through Redis');
   }
   const { tcpPort, tlsPort, tlsCert } = c.sip;
   if (tlsCert !== null && typeof tcpPort === 'number' && tcpPort !== 0 && tcpPort === tlsPort) {

@@ -1,23 +1,36 @@
 /**
- * Entry point: load the configuration (one line and exit 2 when it is wrong), start, and stop gracefully on SIGTERM
- * or SIGINT (a second signal exits at once).
+ * Entry point: load the configuration (one line and exit 2 when it is wrong), start (one process, or a primary with
+ * SIP workers when sip.workers > 1), and stop gracefully on SIGTERM or SIGINT (a second signal exits at once).
  */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './observability/log.js';
 import { startApp } from './app.js';
+import { isWorker, runPrimary, runWorker } from './cluster.js';
 
 const SHUTDOWN_BOUND_MS = 10_000;
 
-async function main(): Promise<void> {
-  let config;
+function configOrExit(): Config {
   try {
-    config = loadConfig(process.env);
+    return loadConfig(process.env);
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? e.message : `config: ${(e as Error).message}`}\n`);
     process.exit(2);
   }
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
   const log = createLogger(config.log.level);
-  const app = await startApp(config, { logger: log });
+  let stopApp: () => Promise<void>;
+  if (config.sip.workers > 1 && isWorker()) {
+    const app = await runWorker(config, log);
+    stopApp = () => app.stop(SHUTDOWN_BOUND_MS - 2_000);
+  } else if (config.sip.workers > 1) {
+    stopApp = await runPrimary(config, log, SHUTDOWN_BOUND_MS - 1_000);
+  } else {
+    const app = await startApp(config, { logger: log });
+    stopApp = () => app.stop(SHUTDOWN_BOUND_MS - 2_000);
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -27,15 +40,14 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
+    setTimeout(() => {
       log.error('shutdown took too long: exiting');
       process.exit(1);
-    }, SHUTDOWN_BOUND_MS);
-    force.unref();
-    app.stop(SHUTDOWN_BOUND_MS - 2_000).then(
+    }, SHUTDOWN_BOUND_MS).unref();
+    stopApp().then(
       () => {
         log.info('stopped');
-        log.flush?.();
+        log.flush();
         process.exit(0);
       },
       (e: unknown) => {

@@ -59,7 +59,7 @@ export async function startTestApp(overrides?: DeepPartial<Config>, options: { s
     udpPort: port('udp'),
     tcpPort: port('tcp'),
     tlsPort: port('tls'),
-    adminUrl: `http://127.0.0.1:${app.admin.port}`,
+    adminUrl: `http://127.0.0.1:${app.admin?.port ?? 0}`,
     token: app.adminToken,
     logs,
     stop: () => app.stop(100),

@@ -1,0 +1,110 @@
+/**
+ * The SIP side of the process: the transports the configuration asks for, one dispatcher behind them, and the way
+ * responses find their way back (UDP to the routed address, TCP/TLS over the connection the request came on).
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ServerTransactions } from '../sip/transactions.js';
+import { StreamTransport, type StreamLimits } from '../transport/stream.js';
+import type { BoundListener, Peer } from '../transport/types.js';
+import { UdpTransport } from '../transport/udp.js';
+import { Dispatcher, type RegisterHandler } from './dispatcher.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface SipServer {
+  readonly listeners: readonly BoundListener[];
+  /** True until stop() begins. */
+  readonly listening: boolean;
+  /** Stops taking messages, answers what is in flight (at most drainMs), then closes the sockets. */
+  stop(drainMs: number): Promise<void>;
+}
+
+export interface SipServerDeps {
+  registrar: RegisterHandler;
+  metrics: Metrics;
+  logger: Logger;
+  /** Source addresses exempt from the flood guard (trusted networks). */
+  exempt: (address: string) => boolean;
+}
+
+export async function startSipServer(config: Config, deps: SipServerDeps): Promise<SipServer> {
+  const { metrics, logger: log } = deps;
+  const limits = config.sip.limits;
+  const { requestsPerSec, burst } = config.sip.rateLimit;
+  const limiter = requestsPerSec > 0 ? new RateLimiter(requestsPerSec, Math.max(burst, requestsPerSec), deps.exempt) : null;
+
+  const udp: UdpTransport[] = [];
+  const streams = new Map<'tcp' | 'tls', StreamTransport>();
+  const sender = {
+    send(peer: Peer, route: { address: string; port: number }, data: Buffer): void {
+      if (peer.transport === 'udp') udp[0]?.send(route.address, route.port, data);
+      else if (peer.connectionId !== undefined) streams.get(peer.transport)?.send(peer.connectionId, data);
+    },
+  };
+  const dispatcher = new Dispatcher(
+    deps.registrar,
+    sender,
+    {
+      serverName: config.sip.serverName,
+      limits: { maxMessageBytes: limits.maxMessageBytes, maxHeaders: limits.maxHeaders, maxLineLength: limits.maxLineLength },
+      transactions: new ServerTransactions(config.sip.transactions.maxEntries, config.sip.transactions.timerJSec * 1000),
+      admit: limiter === null ? undefined : (peer, now) => limiter.admit(peer.address, now),
+    },
+    metrics,
+    log,
+  );
+  const onMessage = (data: Buffer, peer: Peer): void => dispatcher.handle(data, peer);
+
+  const streamLimits: StreamLimits = {
+    maxMessageBytes: limits.maxMessageBytes,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    idleTimeoutMs: limits.idleTimeoutSec * 1000,
+    tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutSec * 1000,
+  };
+  const host = config.sip.host;
+  const listeners: BoundListener[] = [];
+  const addStream = (s: StreamTransport, kind: 'tcp' | 'tls'): void => {
+    s.onConnectionCount = (transport, open) => metrics.connections.set({ transport }, open);
+    s.onRefused = (transport, cap) => metrics.connectionsRefused.inc({ transport, cap });
+    streams.set(kind, s);
+    listeners.push(s.listener);
+  };
+  const closeAll = (): Promise<unknown> => Promise.all([...udp.map((u) => u.close()), ...[...streams.values()].map((s) => s.close())]);
+  try {
+    if (config.sip.udpPort !== 'off') {
+      const u = await UdpTransport.listen(host, config.sip.udpPort, onMessage, limits.maxMessageBytes);
+      udp.push(u);
+      listeners.push(u.listener);
+    }
+    if (config.sip.tcpPort !== 'off') {
+      addStream(await StreamTransport.listen('tcp', host, config.sip.tcpPort, streamLimits, onMessage), 'tcp');
+    }
+    if (config.sip.tlsPort !== 'off' && config.sip.tlsCert !== null && config.sip.tlsKey !== null) {
+      const files = { cert: readFileSync(config.sip.tlsCert), key: readFileSync(config.sip.tlsKey) };
+      addStream(await StreamTransport.listen('tls', host, config.sip.tlsPort, streamLimits, onMessage, files), 'tls');
+    }
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  for (const l of listeners) log.info({ transport: l.transport, address: l.address, port: l.port }, 'SIP listener bound');
+
+  let listening = true;
+  return {
+    listeners,
+    get listening() {
+      return listening;
+    },
+    async stop(drainMs) {
+      listening = false;
+      // Sockets stay open while in-flight requests finish, so their responses still go out.
+      dispatcher.refuseNew();
+      await Promise.race([dispatcher.idle(), new Promise((r) => setTimeout(r, drainMs).unref())]);
+      await closeAll();
+    },
+  };
+}
