@@ -5,7 +5,7 @@
  * secret can tell a genuine nonce from a forged one and a fresh one from a stale one without shared state; replay of a
  * (nonce, nc) pair is the store's job (NonceUse).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const TIME_BYTES = 8;
 const RANDOM_BYTES = 8; // instance id + counter
@@ -20,12 +20,17 @@ export type NonceState = 'valid' | 'stale' | 'invalid';
 export class Nonces {
   private readonly instance = randomBytes(4).readUInt32BE(0);
   private counter = randomBytes(4).readUInt32BE(0);
+  private readonly key: KeyObject;
+  /** The last nonce checked and its issue time: verify and the replay TTL both ask about the same nonce. */
+  private lastNonce = '';
+  private lastIssuedAt: number | null = null;
 
   constructor(
-    private readonly secret: Buffer,
+    secret: Buffer,
     private readonly lifetimeMs: number,
   ) {
     if (secret.length < 16) throw new Error('nonce secret must be at least 16 bytes');
+    this.key = createSecretKey(secret);
   }
 
   issue(now: number): string {
@@ -52,6 +57,14 @@ export class Nonces {
 
   /** The issue time of a genuine nonce, else null. */
   private issuedAt(nonce: string): number | null {
+    if (nonce === this.lastNonce) return this.lastIssuedAt;
+    const issued = this.verifiedIssueTime(nonce);
+    this.lastNonce = nonce;
+    this.lastIssuedAt = issued;
+    return issued;
+  }
+
+  private verifiedIssueTime(nonce: string): number | null {
     if (!NONCE_PATTERN.test(nonce)) return null;
     const raw = Buffer.from(nonce, 'base64url');
     if (raw.length !== TOTAL_BYTES) return null;
@@ -62,6 +75,6 @@ export class Nonces {
   }
 
   private mac(body: Buffer): Buffer {
-    return createHmac('sha256', this.secret).update(body).digest().subarray(0, MAC_BYTES);
+    return createHmac('sha256', this.key).update(body).digest().subarray(0, MAC_BYTES);
   }
 }

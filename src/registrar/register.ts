@@ -162,14 +162,13 @@ export class Registrar {
 
     // Step 3 (RFC 3261 22.4): authenticate. Credentials of other schemes are not an answer to our challenge.
     // Step 4 (only its own AOR) is the auth ID check inside verify: another user's name fails like a wrong password.
-    const digests = headers(req, 'authorization')
-      .map((v) => parseAuthorization(v))
-      .filter((c): c is DigestCredentials => c !== null && c.scheme.toLowerCase() === 'digest');
-    // A broken Digest answer is 400 (RFC 2617 3.2.2.5); other schemes (e.g. token68 Bearer) are simply not ours.
-    const malformedAuth = headers(req, 'authorization').some(
-      (v) => /^\s*digest(\s|$)/i.test(v) && parseAuthorization(v) === null,
-    );
-    if (malformedAuth) return reject(400, 'Malformed Authorization', 'invalid');
+    const digests: DigestCredentials[] = [];
+    for (const value of headers(req, 'authorization')) {
+      const c = parseAuthorization(value);
+      // A broken Digest answer is 400 (RFC 2617 3.2.2.5); other schemes (e.g. token68 Bearer) are simply not ours.
+      if (c === null && /^\s*digest(\s|$)/i.test(value)) return reject(400, 'Malformed Authorization', 'invalid');
+      if (c !== null && c.scheme.toLowerCase() === 'digest') digests.push(c);
+    }
     if (digests.length === 0) return this.challenge(domain, algorithms, now, false);
     const creds = digests.find((c) => c.params.realm === domain) ?? digests[0];
     if (creds === undefined) return this.challenge(domain, algorithms, now, false);

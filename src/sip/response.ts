@@ -54,17 +54,16 @@ export function buildResponse(
 
   const viaValues = h.get('via');
   if (viaValues !== undefined && viaValues.length > 0) {
-    const first = viaValues[0] ?? '';
-    const topParms = parseVias([first]);
-    if (topParms === null) {
-      s += `Via: ${first}\r\n`; // unparseable: copied as received
+    const vias = parseVias(viaValues);
+    if (vias === null) {
+      for (const v of viaValues) s += `Via: ${v}\r\n`; // unparseable: copied as received
     } else {
-      for (let i = 0; i < topParms.length; i++) {
-        const via = topParms[i] as Via;
+      // One via-parm per line (RFC 3261 7.3.1 allows splitting a comma list); only the top one is stamped.
+      for (let i = 0; i < vias.length; i++) {
+        const via = vias[i] as Via;
         s += `Via: ${i === 0 ? stampTopVia(via, peer) : via.text}\r\n`;
       }
     }
-    for (let i = 1; i < viaValues.length; i++) s += `Via: ${viaValues[i]}\r\n`;
   }
 
   const from = h.get('from')?.[0];
@@ -99,9 +98,9 @@ export function buildResponse(
  * there is no usable top Via: nothing can be routed and the message is dropped.
  */
 export function routeForResponse(headers: HeaderMap, peer: Peer): { address: string; port: number } | null {
-  const first = headers.get('via')?.[0];
-  if (first === undefined) return null;
-  const top = parseVias([first])?.[0];
+  const values = headers.get('via');
+  if (values === undefined) return null;
+  const top = parseVias(values)?.[0];
   if (top === undefined) return null;
   const address = peer.address; // as the socket reported it: the transport sends to exactly this
   if (peer.transport !== 'udp') return { address, port: peer.port };
