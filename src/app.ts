@@ -65,7 +65,11 @@ export function registrarConfigFrom(config: Config, nonceSecret: Buffer): Regist
     maxContactsPolicy: r.maxContactsPolicy,
     lockout: {
       extension: { threshold: l.extension.threshold, lockMs: l.extension.lockSec * 1000 },
-      address: { threshold: l.address.threshold, windowMs: l.address.windowSec * 1000, lockMs: l.address.lockSec * 1000 },
+      address: {
+        threshold: l.address.threshold,
+        windowMs: l.address.windowSec * 1000,
+        lockMs: l.address.lockSec * 1000,
+      },
       escalation: {
         windowMs: l.escalation.windowSec * 1000,
         factor: l.escalation.factor,

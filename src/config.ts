@@ -153,7 +153,8 @@ function int(min: number, max: number): Check {
 function num(min: number, max: number): Check {
   return (v, key) => {
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) fail(key, `must be a number from ${min} to ${max}`, v);
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max)
+      fail(key, `must be a number from ${min} to ${max}`, v);
     return n;
   };
 }
@@ -177,13 +178,20 @@ const bool: Check = (v, key) => {
 };
 
 function oneOf(...allowed: string[]): Check {
-  return (v, key) => (typeof v === 'string' && allowed.includes(v) ? v : fail(key, `must be one of ${allowed.join(', ')}`, v));
+  return (v, key) =>
+    typeof v === 'string' && allowed.includes(v) ? v : fail(key, `must be one of ${allowed.join(', ')}`, v);
 }
 
 /** A list from JSON, or a comma-separated string from the environment. */
 function list(item: Check, opts: { nonEmpty?: boolean; unique?: boolean } = {}): Check {
   return (v, key) => {
-    const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v;
+    const arr =
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v;
     if (!Array.isArray(arr)) return fail(key, 'must be a list', v);
     if (opts.nonEmpty && arr.length === 0) fail(key, 'must not be empty', v);
     const out = arr.map((x, i) => item(x, `${key}[${i}]`));
@@ -289,9 +297,7 @@ function resolve(schema: Schema, defaults: unknown, override: unknown, path: str
   for (const [k, check] of Object.entries(schema)) {
     const key = path ? `${path}.${k}` : k;
     out[k] =
-      typeof check === 'function'
-        ? check(k in over ? over[k] : defs[k], key)
-        : resolve(check, defs[k], over[k], key);
+      typeof check === 'function' ? check(k in over ? over[k] : defs[k], key) : resolve(check, defs[k], over[k], key);
   }
   return out;
 }
@@ -309,12 +315,16 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 /** Cross-key rules that no single check can see. */
 function crossCheck(c: Config): void {
   const r = c.registrar;
-  if (r.minExpires > r.maxExpires) throw new ConfigError('registrar.minExpires', 'must not exceed registrar.maxExpires');
+  if (r.minExpires > r.maxExpires)
+    throw new ConfigError('registrar.minExpires', 'must not exceed registrar.maxExpires');
   if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
     throw new ConfigError('registrar.defaultExpires', 'must lie between registrar.minExpires and registrar.maxExpires');
   }
   if ((c.sip.tlsCert === null) !== (c.sip.tlsKey === null)) {
-    throw new ConfigError(c.sip.tlsCert === null ? 'sip.tlsCert' : 'sip.tlsKey', 'TLS needs both SIP_TLS_CERT and SIP_TLS_KEY');
+    throw new ConfigError(
+      c.sip.tlsCert === null ? 'sip.tlsCert' : 'sip.tlsKey',
+      'TLS needs both SIP_TLS_CERT and SIP_TLS_KEY',
+    );
   }
   if (c.sip.workers > 1 && c.redisUrl === null) {
     throw new ConfigError('sip.workers', 'more than 1 worker needs REDIS_URL: workers share their state through Redis');

@@ -80,7 +80,9 @@ describe('loadConfig', () => {
     expect(errorOf({ CONFIG_FILE: file('{"sip": {"udpPrt": 5060}}') })).toContain('sip.udpPrt: is not a known key');
     expect(errorOf({ CONFIG_FILE: file('{"registrar": {"minExpires": "soon"}}') })).toContain('registrar.minExpires');
     expect(errorOf({ CONFIG_FILE: file('{"registrar": {"minExpires": 9000}}') })).toContain('registrar.minExpires');
-    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"algorithms": ["SHA-1"]}}') })).toContain('registrar.algorithms[0]');
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"algorithms": ["SHA-1"]}}') })).toContain(
+      'registrar.algorithms[0]',
+    );
   });
 
   it('rejects a file that is missing or not JSON', () => {

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { csvToNdjson, detectFormat, ImportFileError, jsonlToNdjson, type ImportLines } from './csv.js';
+import type { AccountJson } from './views.js';
 
 type Out = (s: string) => void;
 
@@ -221,20 +222,6 @@ export function table(headers: string[], rows: Array<Array<string | number | nul
 }
 
 const path = (...parts: string[]): string => parts.map((p) => encodeURIComponent(p)).join('/');
-
-interface AccountJson {
-  aor: string;
-  authId: string;
-  authType: string;
-  allowedAddresses: string[];
-  enabled: boolean;
-  maxContacts: number | null;
-  algorithms: string[] | null;
-  createdAt: string;
-  updatedAt: string;
-  passwordChangedAt: string | null;
-  staleDevice: { address: string; seenAt: string } | null;
-}
 
 function showAccount(a: AccountJson): string {
   const rows: Array<[string, string]> = [

@@ -5,8 +5,20 @@
 import client from 'prom-client';
 
 const KNOWN_METHODS = new Set([
-  'REGISTER', 'OPTIONS', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'MESSAGE', 'INFO',
-  'PRACK', 'UPDATE', 'REFER',
+  'REGISTER',
+  'OPTIONS',
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'MESSAGE',
+  'INFO',
+  'PRACK',
+  'UPDATE',
+  'REFER',
 ]);
 
 export function methodLabel(method: string): string {

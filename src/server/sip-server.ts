@@ -33,7 +33,8 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
   const { metrics, logger: log } = deps;
   const limits = config.sip.limits;
   const { requestsPerSec, burst } = config.sip.rateLimit;
-  const limiter = requestsPerSec > 0 ? new RateLimiter(requestsPerSec, Math.max(burst, requestsPerSec), deps.exempt) : null;
+  const limiter =
+    requestsPerSec > 0 ? new RateLimiter(requestsPerSec, Math.max(burst, requestsPerSec), deps.exempt) : null;
 
   const udp: UdpTransport[] = [];
   const streams = new Map<'tcp' | 'tls', StreamTransport>();
@@ -48,8 +49,15 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     sender,
     {
       serverName: config.sip.serverName,
-      limits: { maxMessageBytes: limits.maxMessageBytes, maxHeaders: limits.maxHeaders, maxLineLength: limits.maxLineLength },
-      transactions: new ServerTransactions(config.sip.transactions.maxEntries, config.sip.transactions.timerJSec * 1000),
+      limits: {
+        maxMessageBytes: limits.maxMessageBytes,
+        maxHeaders: limits.maxHeaders,
+        maxLineLength: limits.maxLineLength,
+      },
+      transactions: new ServerTransactions(
+        config.sip.transactions.maxEntries,
+        config.sip.transactions.timerJSec * 1000,
+      ),
       admit: limiter === null ? undefined : (peer, now) => limiter.admit(peer.address, now),
     },
     metrics,
@@ -73,7 +81,8 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     streams.set(kind, s);
     listeners.push(s.listener);
   };
-  const closeAll = (): Promise<unknown> => Promise.all([...udp.map((u) => u.close()), ...[...streams.values()].map((s) => s.close())]);
+  const closeAll = (): Promise<unknown> =>
+    Promise.all([...udp.map((u) => u.close()), ...[...streams.values()].map((s) => s.close())]);
   try {
     if (config.sip.udpPort !== 'off') {
       const u = await UdpTransport.listen(host, config.sip.udpPort, onMessage, limits.maxMessageBytes);
@@ -91,7 +100,8 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     await closeAll();
     throw e;
   }
-  for (const l of listeners) log.info({ transport: l.transport, address: l.address, port: l.port }, 'SIP listener bound');
+  for (const l of listeners)
+    log.info({ transport: l.transport, address: l.address, port: l.port }, 'SIP listener bound');
 
   let listening = true;
   return {

@@ -5,6 +5,7 @@
  * judges expiry against the highest `now` seen so far (starting from the wall clock at construction), so behaviour
  * follows the same logical rules as the Redis adapter. The sweep timer is unref'd: it never keeps the process alive.
  */
+import { addressView, extensionView } from './lockout-view.js';
 import type {
   Account,
   AccountPatch,
@@ -134,30 +135,6 @@ function liftState(s: LockState, now: number): boolean {
   s.windowStart = 0;
   s.lastFailAt = 0;
   return wasLocked;
-}
-
-/** An expired lock reads as unlocked with no failures (the next failure starts a new count). */
-export function extensionView(aor: string, s: LockState, now: number): ExtensionLockout {
-  const locked = s.lockedUntil > now;
-  const expired = !locked && s.lockedUntil > 0;
-  return {
-    aor,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lastAddress: s.lastAddress,
-    lockouts: s.lockouts,
-  };
-}
-
-export function addressView(address: string, s: LockState, now: number): AddressLockout {
-  const locked = s.lockedUntil > now;
-  const expired = !locked && s.lockedUntil > 0;
-  return {
-    address,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lockouts: s.lockouts,
-  };
 }
 
 /** Byte order of the UTF-8 encodings: the order Redis ZRANGEBYLEX uses, so both adapters page identically. */

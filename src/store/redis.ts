@@ -6,6 +6,7 @@
  * computed as `deadline - now`), never as an absolute PEXPIREAT.
  */
 import { Redis, type ChainableCommander } from 'ioredis';
+import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import { DIGEST_ALGORITHMS } from './types.js';
 import type {
@@ -594,13 +595,6 @@ function decodeBindings(h: Record<string, string>, now: number): Binding[] {
 
 // Lockout state hashes (fields written by the Lua scripts).
 
-interface StoredLock {
-  failures: number;
-  lockedUntil: number;
-  lockouts: number;
-  lastAddress: string | null;
-}
-
 function decodeLock(h: Record<string, string>): StoredLock | null {
   if (Object.keys(h).length === 0) return null;
   return {
@@ -620,29 +614,5 @@ function decodeLockReply(v: unknown): StoredLock & { lockedNow: boolean } {
     lastAddress: a[2] === '' ? null : (a[2] ?? null),
     lockouts: Number(a[3]),
     lockedNow: a[4] === '1',
-  };
-}
-
-/** Same reading as ./memory.ts: an expired lock shows as unlocked with no failures. */
-function extensionView(aor: string, s: StoredLock, now: number): ExtensionLockout {
-  const locked = s.lockedUntil > now;
-  const expired = !locked && s.lockedUntil > 0;
-  return {
-    aor,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lastAddress: s.lastAddress,
-    lockouts: s.lockouts,
-  };
-}
-
-function addressView(address: string, s: StoredLock, now: number): AddressLockout {
-  const locked = s.lockedUntil > now;
-  const expired = !locked && s.lockedUntil > 0;
-  return {
-    address,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lockouts: s.lockouts,
   };
 }

@@ -126,7 +126,8 @@ export class StreamTransport {
     socket.on('data', (chunk: Buffer) => {
       for (const event of framer.push(chunk)) {
         if (event.type === 'message') this.onMessage(event.data, peer);
-        else if (event.type === 'keepalive') socket.write(CRLF); // RFC 5626 4.4.1: CRLFCRLF ping, CRLF pong
+        else if (event.type === 'keepalive')
+          socket.write(CRLF); // RFC 5626 4.4.1: CRLFCRLF ping, CRLF pong
         else {
           socket.destroy();
           return;

@@ -5,7 +5,9 @@ import { createLogger } from '../../src/observability/log.js';
 import { startApp, type App } from '../../src/app.js';
 import type { Store } from '../../src/store/types.js';
 
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 
 function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
   if (over === undefined) return base;

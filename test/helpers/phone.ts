@@ -69,7 +69,12 @@ export class Phone {
     return this.answerWith(challenge, extra, password);
   }
 
-  answerWith(challenge: Challenge, extra: Partial<RegisterSpec> = {}, password = this.o.password, nc = 1): Promise<TestResponse> {
+  answerWith(
+    challenge: Challenge,
+    extra: Partial<RegisterSpec> = {},
+    password = this.o.password,
+    nc = 1,
+  ): Promise<TestResponse> {
     const spec = this.spec(extra);
     const uri = spec.requestUri ?? `sip:${this.o.domain}`;
     const authorization = answer(challenge, {

@@ -82,7 +82,14 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function startRedisServer(opts: { appendonly?: boolean; dir?: string } = {}): Promise<RedisServerHandle> {
+export interface RedisServerOptions {
+  appendonly?: boolean;
+  /** AOF fsync policy (with appendonly): `always` fsyncs before every reply; Redis's default is `everysec`. */
+  appendfsync?: 'always' | 'everysec' | 'no';
+  dir?: string;
+}
+
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
   const bin = findOnPath('redis-server');
   if (bin === null) throw new Error(NOT_FOUND);
   const ownDir = opts.dir === undefined;
@@ -104,6 +111,7 @@ export async function startRedisServer(opts: { appendonly?: boolean; dir?: strin
       dir,
       '--protected-mode',
       'no',
+      ...(opts.appendfsync ? ['--appendfsync', opts.appendfsync] : []),
     ];
     const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

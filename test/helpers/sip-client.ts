@@ -15,7 +15,14 @@ export interface TestResponse {
   raw: string;
 }
 
-const COMPACT: Record<string, string> = { v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length' };
+const COMPACT: Record<string, string> = {
+  v: 'via',
+  f: 'from',
+  t: 'to',
+  i: 'call-id',
+  m: 'contact',
+  l: 'content-length',
+};
 
 export function parseResponse(raw: string): TestResponse {
   const end = raw.indexOf('\r\n\r\n');

@@ -11,13 +11,30 @@ export function makeCertificate(): { certFile: string; keyFile: string } {
   try {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-keyout', keyFile, '-out', certFile],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
       { stdio: 'pipe' },
     );
   } catch (e) {
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(missing ? 'openssl not found on PATH: install it (Debian/Ubuntu: apt-get install openssl)' : String(e));
+    throw new Error(
+      missing ? 'openssl not found on PATH: install it (Debian/Ubuntu: apt-get install openssl)' : String(e),
+    );
   }
   return { certFile, keyFile };
 }

@@ -36,7 +36,12 @@ describe.each(STORE_KINDS)('operator flows with the %s store', (kind) => {
     return new Phone(await channelFrom(from), { user, domain: 'example.com', password: PASSWORD });
   }
 
-  async function api(method: string, path: string, body?: unknown, token: string | null = t.token): Promise<{ status: number; json: unknown }> {
+  async function api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = t.token,
+  ): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`${t.adminUrl}${path}`, {
       method,
       headers: {
@@ -52,7 +57,12 @@ describe.each(STORE_KINDS)('operator flows with the %s store', (kind) => {
   async function runCli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
-    const code = await cli(argv, { SIPREG_URL: t.adminUrl, ADMIN_TOKEN: t.token }, (s) => (out += s), (s) => (err += s));
+    const code = await cli(
+      argv,
+      { SIPREG_URL: t.adminUrl, ADMIN_TOKEN: t.token },
+      (s) => (out += s),
+      (s) => (err += s),
+    );
     return { code, out, err };
   }
 
@@ -83,7 +93,9 @@ describe.each(STORE_KINDS)('operator flows with the %s store', (kind) => {
     for (let i = 0; i < 5; i++) expect((await phone.register({}, 'wrong-password-123')).status).toBe(403);
     expect((await phone.register()).status).toBe(403); // the right password, but locked
 
-    const list = (await api('GET', '/api/v1/blacklist')).json as { extensions: Array<{ aor: string; failures: number; lastAddress: string }> };
+    const list = (await api('GET', '/api/v1/blacklist')).json as {
+      extensions: Array<{ aor: string; failures: number; lastAddress: string }>;
+    };
     const entry = list.extensions.find((e) => e.aor === aor);
     expect(entry).toBeDefined();
     expect(entry?.failures).toBeGreaterThanOrEqual(5);
@@ -157,9 +169,13 @@ describe.each(STORE_KINDS)('operator flows with the %s store', (kind) => {
     expect(changed.status).toBe(200);
     const newPassword = (changed.json as { password: string }).password;
     expect(newPassword.length).toBeGreaterThanOrEqual(20);
-    expect((await api('GET', `/api/v1/accounts/${encodeURIComponent(aor)}/bindings`)).json).toMatchObject({ bindings: [] });
+    expect((await api('GET', `/api/v1/accounts/${encodeURIComponent(aor)}/bindings`)).json).toMatchObject({
+      bindings: [],
+    });
     for (let i = 0; i < 8; i++) expect((await phone.register()).status).toBe(403); // the old device, still trying
-    const shown = (await api('GET', `/api/v1/accounts/${encodeURIComponent(aor)}`)).json as { staleDevice: { address: string } | null };
+    const shown = (await api('GET', `/api/v1/accounts/${encodeURIComponent(aor)}`)).json as {
+      staleDevice: { address: string } | null;
+    };
     expect(shown.staleDevice?.address).toBe('127.0.0.17');
     expect(JSON.stringify(shown)).not.toContain(newPassword);
     expect((await phone.register({}, newPassword)).status).toBe(200); // not locked: the stale answers did not count
@@ -187,7 +203,12 @@ describe.each(STORE_KINDS)('operator flows with the %s store', (kind) => {
     expect((await api('GET', '/api/v1/blacklist', undefined, null)).status).toBe(401);
     expect((await api('GET', '/api/v1/accounts', undefined, 'wrong-token')).status).toBe(401);
     let err = '';
-    const code = await cli(['accounts', 'list'], { SIPREG_URL: t.adminUrl, ADMIN_TOKEN: 'nope' }, () => {}, (s) => (err += s));
+    const code = await cli(
+      ['accounts', 'list'],
+      { SIPREG_URL: t.adminUrl, ADMIN_TOKEN: 'nope' },
+      () => {},
+      (s) => (err += s),
+    );
     expect(code).toBe(4);
     expect(err).not.toContain('nope');
   });

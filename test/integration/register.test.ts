@@ -33,7 +33,10 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
   });
 
   /** A new account (unique user) and a phone for it. */
-  async function account(opts: { algorithms?: Array<'MD5' | 'SHA-256' | 'SHA-512-256'>; authId?: string; maxContacts?: number } = {}, channel = udpChannel()): Promise<Phone> {
+  async function account(
+    opts: { algorithms?: Array<'MD5' | 'SHA-256' | 'SHA-512-256'>; authId?: string; maxContacts?: number } = {},
+    channel = udpChannel(),
+  ): Promise<Phone> {
     const user = `u${kind}${n++}`;
     await t.app.accounts.create({ username: user, domain: 'example.com', password: PASSWORD, ...opts });
     return new Phone(channel, { user, domain: 'example.com', password: PASSWORD, authId: opts.authId });
@@ -113,7 +116,11 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
   it('answers a wrong password exactly like an unknown user (no enumeration)', async () => {
     const phone = await account();
     const wrong = await phone.register({}, 'not-the-password-1');
-    const ghost = new Phone(udpChannel(), { user: `ghost${kind}`, domain: 'example.com', password: 'whatever-it-is-1' });
+    const ghost = new Phone(udpChannel(), {
+      user: `ghost${kind}`,
+      domain: 'example.com',
+      password: 'whatever-it-is-1',
+    });
     const first401 = await ghost.send();
     expect(first401.status).toBe(401);
     expect([...first401.headers.keys()].sort()).toEqual([...(await phone.send()).headers.keys()].sort());
@@ -139,7 +146,12 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     const phone = await account();
     const challenge = phone.challengesOf(await phone.send())[0]!;
     const spec = phone.spec();
-    const authorization = answer(challenge, { username: phone.o.user, password: PASSWORD, method: 'REGISTER', uri: 'sip:example.com' });
+    const authorization = answer(challenge, {
+      username: phone.o.user,
+      password: PASSWORD,
+      method: 'REGISTER',
+      uri: 'sip:example.com',
+    });
     const first = await udp.request(registerText({ ...spec, authorization, branch: 'z9hG4bKonce1' }), t.udpPort);
     expect(first.status).toBe(200);
     // Same request, new branch: as if a retransmission reached another worker, whose transactions know nothing of it.
@@ -147,7 +159,10 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     expect(again.status).toBe(200);
     expect(again.headers.get('contact')).toEqual(first.headers.get('contact'));
     // A different request replaying the same (nonce, nc) is refused.
-    const other = await udp.request(registerText({ ...spec, cseq: (spec.cseq ?? 1) + 1, authorization, branch: 'z9hG4bKonce3' }), t.udpPort);
+    const other = await udp.request(
+      registerText({ ...spec, cseq: (spec.cseq ?? 1) + 1, authorization, branch: 'z9hG4bKonce3' }),
+      t.udpPort,
+    );
     expect(other.status).toBe(403);
   });
 
@@ -248,8 +263,18 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
   });
 
   it('registers an ip account from its address without a challenge, and refuses it from elsewhere', async () => {
-    await t.app.accounts.create({ username: `ip-${kind}`, domain: 'example.com', authType: 'ip', allowedAddresses: ['127.0.0.0/8'] });
-    await t.app.accounts.create({ username: `ipx-${kind}`, domain: 'example.com', authType: 'ip', allowedAddresses: ['192.0.2.1'] });
+    await t.app.accounts.create({
+      username: `ip-${kind}`,
+      domain: 'example.com',
+      authType: 'ip',
+      allowedAddresses: ['127.0.0.0/8'],
+    });
+    await t.app.accounts.create({
+      username: `ipx-${kind}`,
+      domain: 'example.com',
+      authType: 'ip',
+      allowedAddresses: ['192.0.2.1'],
+    });
     const ok = new Phone(udpChannel(), { user: `ip-${kind}`, domain: 'example.com', password: '' });
     expect((await ok.send()).status).toBe(200);
     const no = new Phone(udpChannel(), { user: `ipx-${kind}`, domain: 'example.com', password: '' });
@@ -258,7 +283,12 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
 
   it('pins a digest account to its allowed addresses, refusing only after a right answer', async () => {
     const user = `pinned-${kind}`;
-    await t.app.accounts.create({ username: user, domain: 'example.com', password: PASSWORD, allowedAddresses: ['192.0.2.0/24'] });
+    await t.app.accounts.create({
+      username: user,
+      domain: 'example.com',
+      password: PASSWORD,
+      allowedAddresses: ['192.0.2.0/24'],
+    });
     const phone = new Phone(udpChannel(), { user, domain: 'example.com', password: PASSWORD });
     expect((await phone.send()).status).toBe(401); // challenged like anybody
     expect((await phone.register()).status).toBe(403);
@@ -271,7 +301,10 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     const aor = `${phone.o.user}@example.com`;
     const cases: Array<Partial<Parameters<Phone['send']>[0]>> = [
       { authorization: 'Digest username="x", realm=' },
-      { authorization: 'Digest username=unquoted, realm="example.com", nonce="n", uri="sip:example.com", response="0", nc=zz, cnonce="c", qop=auth' },
+      {
+        authorization:
+          'Digest username=unquoted, realm="example.com", nonce="n", uri="sip:example.com", response="0", nc=zz, cnonce="c", qop=auth',
+      },
       { authorization: 'Basic dXNlcjpwYXNz' },
     ];
     for (const extra of cases) {

@@ -30,7 +30,14 @@ function start(env: NodeJS.ProcessEnv): Running {
   ensureBuilt();
   const child = spawn(process.execPath, [main], {
     cwd: root,
-    env: { PATH: process.env.PATH, SIP_HOST: '127.0.0.1', SIP_UDP_PORT: '0', SIP_TCP_PORT: '0', ADMIN_PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH,
+      SIP_HOST: '127.0.0.1',
+      SIP_UDP_PORT: '0',
+      SIP_TCP_PORT: '0',
+      ADMIN_PORT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -92,7 +99,21 @@ describe('start-up', () => {
     // sipp, a SIP client this project did not write, gets its 200 to OPTIONS.
     const sipp = spawnSync(
       'sipp',
-      [`127.0.0.1:${udp}`, '-sf', `${root}test/fixtures/sipp/options.xml`, '-m', '1', '-timeout', '10s', '-nostdin', '-i', '127.0.0.1', '-trace_err', '-error_file', '/dev/null'],
+      [
+        `127.0.0.1:${udp}`,
+        '-sf',
+        `${root}test/fixtures/sipp/options.xml`,
+        '-m',
+        '1',
+        '-timeout',
+        '10s',
+        '-nostdin',
+        '-i',
+        '127.0.0.1',
+        '-trace_err',
+        '-error_file',
+        '/dev/null',
+      ],
       { encoding: 'utf8', timeout: 15_000 },
     );
     if (sipp.error && (sipp.error as NodeJS.ErrnoException).code === 'ENOENT') {

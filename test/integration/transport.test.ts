@@ -125,7 +125,10 @@ describe('methods', () => {
   });
 
   it('drops responses quietly', async () => {
-    udp.send('SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n', t.udpPort);
+    udp.send(
+      'SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx\r\nContent-Length: 0\r\n\r\n',
+      t.udpPort,
+    );
     expect(await udp.silent(300)).toBe(true);
     await optionsStillAnswered();
   });

@@ -7,8 +7,12 @@ const response = Buffer.from('SIP/2.0 200 OK\r\n\r\n');
 describe('ServerTransactions', () => {
   it('matches by branch, sent-by and method (RFC 3261 17.2.3), only for RFC 3261 branches', () => {
     expect(ServerTransactions.key('abc', 'h:1', 'REGISTER')).toBeNull();
-    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(ServerTransactions.key('z9hG4bKa', 'h:1', 'OPTIONS'));
-    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(ServerTransactions.key('z9hG4bKa', 'h:2', 'REGISTER'));
+    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(
+      ServerTransactions.key('z9hG4bKa', 'h:1', 'OPTIONS'),
+    );
+    expect(ServerTransactions.key('z9hG4bKa', 'h:1', 'REGISTER')).not.toBe(
+      ServerTransactions.key('z9hG4bKa', 'h:2', 'REGISTER'),
+    );
   });
 
   it('absorbs a retransmission while proceeding and replays the response once completed', () => {
