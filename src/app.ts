@@ -179,9 +179,10 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     await admin.listen({ host: config.admin.host, port: config.admin.port });
     const addr = admin.server.address() as AddressInfo;
     adminAddress = { host: addr.address, port: addr.port };
-    log.info({ address: addr.address, port: addr.port }, 'admin API listening');
-    // Printed once, on stdout only, so the operator can use it; never logged.
+    // Printed once, on stdout only, so the operator can use it; never logged. Before the line that says the API is
+    // up, so whoever waits for that line has the token too.
     if (generatedToken) process.stdout.write(`ADMIN_TOKEN=${adminToken}\n`);
+    log.info({ address: addr.address, port: addr.port }, 'admin API listening');
   }
 
   return {

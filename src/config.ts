@@ -27,6 +27,7 @@ export interface Config {
       maxConnectionsPerAddress: number;
       idleTimeoutSec: number;
       tlsHandshakeTimeoutSec: number;
+      messageTimeoutSec: number;
     };
     transactions: { maxEntries: number; timerJSec: number };
     /** Per-source-address REGISTER rate limit (like Kamailio's pike); 0 disables. */
@@ -77,6 +78,7 @@ export const DEFAULT_CONFIG: Config = {
       maxConnectionsPerAddress: 100,
       idleTimeoutSec: 300,
       tlsHandshakeTimeoutSec: 10,
+      messageTimeoutSec: 10,
     },
     transactions: { maxEntries: 200_000, timerJSec: 32 },
     rateLimit: { requestsPerSec: 0, burst: 0 },
@@ -253,6 +255,7 @@ const SCHEMA = {
       maxConnectionsPerAddress: int(1, 1_000_000),
       idleTimeoutSec: int(1, 86_400),
       tlsHandshakeTimeoutSec: int(1, 600),
+      messageTimeoutSec: int(1, 600),
     },
     transactions: { maxEntries: int(100, 10_000_000), timerJSec: int(0, 600) },
     rateLimit: { requestsPerSec: int(0, 1_000_000), burst: int(0, 10_000_000) },

@@ -47,7 +47,6 @@ async function main(): Promise<void> {
     stopApp().then(
       () => {
         log.info('stopped');
-        log.flush();
         process.exit(0);
       },
       (e: unknown) => {

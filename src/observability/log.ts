@@ -42,5 +42,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       // fall through to JSON
     }
   }
-  return pino(options);
+  // Synchronous writes to stdout: a line per write(2), nothing buffered to flush at exit. pino's default buffered
+  // destination flushes at exit in a loop that never ends when the reader of stdout has gone (EPIPE), so SIGTERM
+  // would hang; with sync writes an EPIPE just turns logging off (pino's broken-pipe handler).
+  return pino(options, pino.destination({ dest: 1, sync: true }));
 }

@@ -73,8 +73,9 @@ function reject(status: number, reason: string, why: RejectReason, hdrs: Headers
 
 const forbidden = (why: RejectReason): RegistrarReply => reject(403, 'Forbidden', why);
 const storeDown = (): RegistrarReply =>
-  // RFC 3261 10.3 step 7: a failed back-end commit fails the request with 500; Retry-After tells the phone when.
-  reject(500, 'Server Internal Error', 'store', [['Retry-After', '5']]);
+  // The store did not answer (or the commit kept conflicting): a temporary condition, so 503 with Retry-After
+  // (RFC 3261 21.5.4) tells the phone to come back; never a 200 for what was not stored.
+  reject(503, 'Service Unavailable', 'store', [['Retry-After', '5']]);
 
 /** RFC 7231 7.1.1.1 IMF-fixdate, as RFC 3261 20.17 wants for Date. */
 function httpDate(now: number): string {

@@ -72,6 +72,7 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
     idleTimeoutMs: limits.idleTimeoutSec * 1000,
     tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutSec * 1000,
+    messageTimeoutMs: limits.messageTimeoutSec * 1000,
   };
   const host = config.sip.host;
   const listeners: BoundListener[] = [];

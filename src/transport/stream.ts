@@ -13,6 +13,8 @@ export interface StreamLimits extends FramerLimits {
   maxConnectionsPerAddress: number;
   idleTimeoutMs: number;
   tlsHandshakeTimeoutMs: number;
+  /** A message must arrive whole within this from its first byte (slowloris: each byte would reset an idle timer). */
+  messageTimeoutMs: number;
 }
 
 export interface TlsFiles {
@@ -59,8 +61,8 @@ export class StreamTransport {
     server.on('connection', (raw: net.Socket) => transport.admit(raw));
     if (kind === 'tls') {
       server.on('secureConnection', (socket: tls.TLSSocket) => transport.attach(socket));
-      // A failed or stalled handshake: the raw socket is destroyed by node; nothing else to do.
-      server.on('tlsClientError', () => {});
+      // A failed or timed-out handshake: with a listener attached node leaves the socket open, so close it here.
+      server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     } else {
       server.on('connection', (socket: net.Socket) => transport.attach(socket));
     }
@@ -123,6 +125,12 @@ export class StreamTransport {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     socket.once('close', () => this.connections.delete(id));
+    // The deadline of the message under way; no timer while nothing partial is buffered.
+    const deadlineMs = Math.min(this.limits.messageTimeoutMs, this.limits.idleTimeoutMs);
+    let deadline: NodeJS.Timeout | null = null;
+    socket.once('close', () => {
+      if (deadline !== null) clearTimeout(deadline);
+    });
     socket.on('data', (chunk: Buffer) => {
       for (const event of framer.push(chunk)) {
         if (event.type === 'message') this.onMessage(event.data, peer);
@@ -132,6 +140,12 @@ export class StreamTransport {
           socket.destroy();
           return;
         }
+      }
+      if (framer.buffered === 0) {
+        if (deadline !== null) clearTimeout(deadline);
+        deadline = null;
+      } else if (deadline === null) {
+        deadline = setTimeout(() => socket.destroy(), deadlineMs);
       }
     });
   }

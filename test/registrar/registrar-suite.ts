@@ -528,7 +528,7 @@ export function registrarSuite(name: string, makeStore: () => Promise<Store>): v
     });
 
     describe('store trouble', () => {
-      it('a store that rejects gives 500 with Retry-After, never 200', async () => {
+      it('a store that rejects gives 503 with Retry-After, never 200', async () => {
         const p = h.phone('alice', PW);
         await p.send({}, now);
         const broken = new Harness(
@@ -541,11 +541,11 @@ export function registrarSuite(name: string, makeStore: () => Promise<Store>): v
         const r = must(
           await broken.registrar.handleRegister(parseRequest(registerText(p.spec({ authorization: auth }))), PEER, now),
         );
-        expect(r).toMatchObject({ status: 500, outcome: { kind: 'rejected', reason: 'store' } });
+        expect(r).toMatchObject({ status: 503, outcome: { kind: 'rejected', reason: 'store' } });
         expect(header(r, 'Retry-After')).toEqual(['5']);
         const down = new Harness(overrideStore(store, { loadRegistration: () => Promise.reject(new Error('down')) }));
         const r2 = must(await down.phone('alice', PW).send({}, now));
-        expect(r2.status).toBe(500);
+        expect(r2.status).toBe(503);
       });
 
       it('retries the commit when another REGISTER moved the version', async () => {
