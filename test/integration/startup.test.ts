@@ -1,127 +1,123 @@
 /**
  * The process as an operator runs it: `node dist/main.js` (what `npm start` runs after building), configured by
- * environment variables. Needs the build (npm test builds first).
+ * environment variables; and worker mode (SIP in node:cluster workers, Redis shared). Needs the build (npm test
+ * builds first).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, ROOT, killAll, launch, spawnServer } from '../helpers/server-process.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { UdpClient, first } from '../helpers/sip-client.js';
+import { Phone } from '../helpers/phone.js';
+import { requestText } from '../helpers/requests.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const main = `${root}dist/main.js`;
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
-
-function ensureBuilt(): void {
-  if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does it first)');
-}
-
-interface Running {
-  child: ChildProcess;
-  lines: string[];
-  waitFor(pred: (line: string) => boolean, ms?: number): Promise<string>;
-  exit: Promise<number | null>;
-}
-
-function start(env: NodeJS.ProcessEnv): Running {
-  ensureBuilt();
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      SIP_HOST: '127.0.0.1',
-      SIP_UDP_PORT: '0',
-      SIP_TCP_PORT: '0',
-      ADMIN_PORT: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: string[] = [];
-  const waiters: Array<() => void> = [];
-  let partial = '';
-  const onData = (d: Buffer): void => {
-    partial += d.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts.filter((l) => l !== ''));
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitFor = (pred: (line: string) => boolean, ms = 10_000): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out; output:\n${lines.join('\n')}`)), ms);
-      const check = (): void => {
-        const hit = lines.find(pred);
-        if (hit !== undefined) {
-          clearTimeout(timer);
-          resolve(hit);
-        } else waiters.push(check);
-      };
-      check();
-    });
-  return { child, lines, waitFor, exit };
-}
-
-const listenerPort = (lines: string[], transport: string): number => {
-  for (const l of lines) {
-    if (!l.startsWith('{')) continue;
-    const o = JSON.parse(l) as { msg?: string; transport?: string; port?: number };
-    if (o.msg === 'SIP listener bound' && o.transport === transport) return o.port ?? -1;
-  }
-  return -1;
-};
+afterEach(() => killAll());
 
 describe('start-up', () => {
   it('stops with one line naming the key and exit code 2 on a bad value', async () => {
-    const r = start({ SIP_UDP_PORT: 'abc' });
-    expect(await r.exit).toBe(2);
+    const r = launch({ SIP_UDP_PORT: 'abc' });
+    expect((await r.exit).code).toBe(2);
     expect(r.lines).toHaveLength(1);
     expect(r.lines[0]).toMatch(/sip\.udpPort.*SIP_UDP_PORT/);
   });
 
   it('logs every listener with its real port, warns the store is not persistent, prints a generated token once, and exits 0 on SIGTERM', async () => {
-    const r = start({});
-    await r.waitFor((l) => l.includes('admin API listening'));
-    const udp = listenerPort(r.lines, 'udp');
-    const tcp = listenerPort(r.lines, 'tcp');
-    expect(udp).toBeGreaterThan(0);
-    expect(tcp).toBeGreaterThan(0);
+    const r = await spawnServer({ ADMIN_TOKEN: '' });
+    expect(r.udpPort).toBeGreaterThan(0);
+    expect(r.tcpPort).toBeGreaterThan(0);
     expect(r.lines.some((l) => l.includes('not persistent'))).toBe(true);
-    const tokens = r.lines.filter((l) => l.startsWith('ADMIN_TOKEN='));
-    expect(tokens).toHaveLength(1);
+    expect(r.lines.filter((l) => l.startsWith('ADMIN_TOKEN='))).toHaveLength(1);
     // sipp, a SIP client this project did not write, gets its 200 to OPTIONS.
     const sipp = spawnSync(
       'sipp',
       [
-        `127.0.0.1:${udp}`,
+        `127.0.0.1:${r.udpPort}`,
         '-sf',
-        `${root}test/fixtures/sipp/options.xml`,
+        `${ROOT}test/fixtures/sipp/options.xml`,
         '-m',
         '1',
         '-timeout',
         '10s',
         '-nostdin',
-        '-i',
-        '127.0.0.1',
-        '-trace_err',
-        '-error_file',
-        '/dev/null',
       ],
-      { encoding: 'utf8', timeout: 15_000 },
+      { encoding: 'utf8', timeout: 15_000, cwd: '/tmp' },
     );
     if (sipp.error && (sipp.error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error('sipp not found on PATH: install it (Debian/Ubuntu: apt-get install sip-tester)');
     }
     expect(sipp.status, `sipp: ${sipp.stdout.slice(-500)} ${sipp.stderr.slice(-500)}`).toBe(0);
     r.child.kill('SIGTERM');
-    expect(await r.exit).toBe(0);
+    expect((await r.exit).code).toBe(0);
     expect(r.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
+
+  it('refuses worker mode without Redis', async () => {
+    const r = launch({ SIP_WORKERS: '2' });
+    expect((await r.exit).code).toBe(2);
+    expect(r.lines[0]).toMatch(/sip\.workers.*REDIS_URL/);
+  });
+});
+
+describe('worker mode', () => {
+  let redis: RedisServerHandle;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('serves SIP from two workers sharing Redis, sums their metrics, and exits 0 on SIGTERM', async () => {
+    const r = launch({ SIP_WORKERS: '2', REDIS_URL: redis.url });
+    await r.waitFor((l) => l.includes('admin API listening'), 15_000);
+    // Each worker logs its own listeners; with port 0 they share the one port the primary bound.
+    await r.waitFor(
+      () => r.lines.filter((l) => l.includes('"transport":"udp"') && l.includes('SIP listener bound')).length >= 2,
+    );
+    const udpLines = r.lines.filter((l) => l.includes('"transport":"udp"') && l.includes('SIP listener bound'));
+    const ports = new Set(udpLines.map((l) => (JSON.parse(l) as { port: number }).port));
+    expect(ports.size).toBe(1);
+    const udpPort = [...ports][0] as number;
+    const adminPort = (JSON.parse(r.lines.find((l) => l.includes('admin API listening')) as string) as { port: number })
+      .port;
+    const api = `http://127.0.0.1:${adminPort}`;
+
+    const password = 'worker-mode-pass-1';
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${api}/api/v1/accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ username: `w${i}`, domain: 'example.com', password }),
+      });
+      expect(res.status).toBe(201);
+    }
+    // Several phones, several source ports: the kernel spreads their datagrams over both workers.
+    const clients = await Promise.all([0, 1, 2, 3, 4, 5].map(() => UdpClient.open()));
+    try {
+      for (const [i, udp] of clients.entries()) {
+        const phone = new Phone(
+          {
+            request: (t) => udp.request(t, udpPort),
+            via: `UDP 127.0.0.1:${udp.port}`,
+            contactHost: `127.0.0.1:${udp.port}`,
+          },
+          { user: `w${i}`, domain: 'example.com', password },
+        );
+        expect((await phone.register()).status).toBe(200);
+        expect((await phone.register()).status).toBe(200);
+        const opt = await udp.request(requestText(), udpPort);
+        expect(first(opt, 'allow')).toBe('REGISTER, OPTIONS');
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+    expect((await fetch(`${api}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    const registers = /^sipreg_sip_requests_total\{method="REGISTER",transport="udp"\} (\d+)/m.exec(metrics);
+    expect(Number(registers?.[1])).toBe(24); // 6 phones x 2 registrations x 2 requests, summed over the workers
+    expect(metrics).toMatch(/^sipreg_bindings 6$/m);
+
+    r.child.kill('SIGTERM');
+    expect((await r.exit).code).toBe(0);
+  }, 30_000);
 });

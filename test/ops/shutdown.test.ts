@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { Phone } from '../helpers/phone.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { createAccounts, killAll, spawnServer } from '../reliability/server-process.js';
+import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
 const PASSWORD = 'shutdown-secret-pw-1';

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './server-process.js';
+import { ROOT } from '../helpers/server-process.js';
 
 interface FuzzResult {
   messagesSent: number;

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { Phone } from '../helpers/phone.js';
 import { first } from '../helpers/sip-client.js';
-import { createAccounts, killAll, spawnServer } from './server-process.js';
+import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
 import { UdpChannel } from './udp-channel.js';
 
 const PASSWORD = 'outage-secret-pw-1';

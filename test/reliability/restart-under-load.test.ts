@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { Phone } from '../helpers/phone.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { createAccounts, killAll, spawnServer } from './server-process.js';
+import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
 import { UdpChannel } from './udp-channel.js';
 
 const PASSWORD = 'restart-secret-pw-1';

@@ -12,17 +12,12 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'main.js');
 export const ADMIN_TOKEN = 'reliability-test-token';
 
-export interface ServerProcess {
-  child: ChildProcess;
-  pid: number;
-  lines: string[];
+export interface ServerProcess extends Launched {
   udpPort: number;
   tcpPort: number;
   adminUrl: string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** VmRSS in kB from /proc/<pid>/status; null once the process is gone. */
   rssKb(): number | null;
-  waitFor(pred: (line: string) => boolean, ms?: number): Promise<string>;
 }
 
 const running = new Set<ChildProcess>();
@@ -44,7 +39,16 @@ export function rssKb(pid: number): number | null {
   }
 }
 
-export async function spawnServer(env: Record<string, string> = {}, config: object = {}): Promise<ServerProcess> {
+export interface Launched {
+  child: ChildProcess;
+  pid: number;
+  lines: string[];
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitFor(pred: (line: string) => boolean, ms?: number): Promise<string>;
+}
+
+/** Starts `node dist/main.js` and collects its output lines; does not wait for anything. */
+export function launch(env: Record<string, string> = {}, config: object = {}): Launched {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does it first)');
   const dir = mkdtempSync(join(tmpdir(), 'sipreg-proc-'));
   dirs.push(dir);
@@ -93,6 +97,12 @@ export async function spawnServer(env: Record<string, string> = {}, config: obje
       };
       check();
     });
+  return { child, pid: child.pid ?? -1, lines, exit, waitFor };
+}
+
+/** Starts the server and waits until its admin API (and so its SIP listeners) is up. */
+export async function spawnServer(env: Record<string, string> = {}, config: object = {}): Promise<ServerProcess> {
+  const { child, lines, exit, waitFor } = launch(env, config);
   const adminLine = await waitFor((l) => l.includes('admin API listening'), 15_000);
   const port = (transport: string): number => {
     for (const l of lines) {
