@@ -17,7 +17,11 @@ import { timedStore } from '../dist/observability/store-timing.js';
 import { createStore } from '../dist/store/index.js';
 
 const { values } = parseArgs({
-  options: { count: { type: 'string', default: '20000' }, store: { type: 'string', default: 'memory' }, 'redis-url': { type: 'string' } },
+  options: {
+    count: { type: 'string', default: '20000' },
+    store: { type: 'string', default: 'memory' },
+    'redis-url': { type: 'string' },
+  },
 });
 const N = Number(values.count);
 const ACCOUNTS = 1000;
@@ -29,15 +33,35 @@ const raw = createStore(values.store === 'redis' ? (values['redis-url'] ?? 'redi
 const metrics = new Metrics(null, false);
 const store = timedStore(raw, metrics);
 const registrar = new Registrar(store, registrarConfigFrom(config, randomBytes(32)), log);
-const accounts = new AccountService(store, { domains: ['bench.test'], passwordPolicy: { minLength: 8, forbidUsername: true }, passwordGraceMs: 0 }, log);
+const accounts = new AccountService(
+  store,
+  { domains: ['bench.test'], passwordPolicy: { minLength: 8, forbidUsername: true }, passwordGraceMs: 0 },
+  log,
+);
 const users = Array.from({ length: ACCOUNTS }, (_, i) => `m${String(i).padStart(5, '0')}`);
 await accounts.import(users.map((u) => ({ username: u, password: `bench-pass-${u.slice(1)}` })));
 
 let last = null;
 let answered = 0;
 let wake = null;
-const sender = { send: (_p, _r, data) => { last = data.toString('latin1'); answered++; wake?.(); } };
-const dispatcher = new Dispatcher(registrar, sender, { serverName: 'sipreg', limits: { maxMessageBytes: 65535, maxHeaders: 256, maxLineLength: 8192 }, transactions: new ServerTransactions(200000, 32000) }, metrics, log);
+const sender = {
+  send: (_p, _r, data) => {
+    last = data.toString('latin1');
+    answered++;
+    wake?.();
+  },
+};
+const dispatcher = new Dispatcher(
+  registrar,
+  sender,
+  {
+    serverName: 'sipreg',
+    limits: { maxMessageBytes: 65535, maxHeaders: 256, maxLineLength: 8192 },
+    transactions: new ServerTransactions(200000, 32000),
+  },
+  metrics,
+  log,
+);
 const peer = { transport: 'udp', address: '127.0.0.1', port: 5070 };
 const md5 = (s) => createHash('md5').update(s).digest('hex');
 let seq = 0;
@@ -61,7 +85,10 @@ function authFor(user, resp401, nc) {
   const ha1 = md5(`${user}:bench.test:bench-pass-${user.slice(1)}`);
   const ncs = nc.toString(16).padStart(8, '0');
   const response = md5(`${ha1}:${nonce}:${ncs}:abc:auth:${md5('REGISTER:sip:bench.test')}`);
-  return { nonce, header: `Digest username="${user}", realm="bench.test", nonce="${nonce}", uri="sip:bench.test", response="${response}", algorithm=MD5, qop=auth, nc=${ncs}, cnonce="abc"${opaque ? `, opaque="${opaque}"` : ''}` };
+  return {
+    nonce,
+    header: `Digest username="${user}", realm="bench.test", nonce="${nonce}", uri="sip:bench.test", response="${response}", algorithm=MD5, qop=auth, nc=${ncs}, cnonce="abc"${opaque ? `, opaque="${opaque}"` : ''}`,
+  };
 }
 async function full(i) {
   const user = users[i % ACCOUNTS];
@@ -78,7 +105,9 @@ let w0 = performance.now();
 for (let i = 0; i < N; i++) await full(i);
 let cpu = process.cpuUsage(t0);
 const fullUs = (cpu.user + cpu.system) / N;
-console.log(`full registration: ${fullUs.toFixed(1)} CPU-us each (${N} in ${((performance.now() - w0) / 1000).toFixed(2)} s)`);
+console.log(
+  `full registration: ${fullUs.toFixed(1)} CPU-us each (${N} in ${((performance.now() - w0) / 1000).toFixed(2)} s)`,
+);
 // Refresh: reuse the nonce with nc+1, one round trip.
 const sessions = [];
 for (let i = 0; i < ACCOUNTS; i++) sessions.push({ ...(await full(i)), nc: 1, cseq: 2 });
@@ -96,5 +125,7 @@ for (let i = 0; i < N; i++) {
 }
 cpu = process.cpuUsage(t0);
 const refreshUs = (cpu.user + cpu.system) / N;
-console.log(`refresh (nonce reuse, nc+1): ${refreshUs.toFixed(1)} CPU-us each; ratio to full ${(refreshUs / fullUs).toFixed(2)}`);
+console.log(
+  `refresh (nonce reuse, nc+1): ${refreshUs.toFixed(1)} CPU-us each; ratio to full ${(refreshUs / fullUs).toFixed(2)}`,
+);
 await raw.close();

@@ -59,6 +59,9 @@ export class RedisStore implements Store {
       commandTimeout: opts.commandTimeoutMs ?? 2000,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_CAP_MS),
       lazyConnect: false,
+      // Commands issued in the same tick (many REGISTERs in flight) go out in one write and come back in one read:
+      // fewer system calls on both sides under load, no change when idle.
+      enableAutoPipelining: true,
     });
     const onError = opts.onError;
     // Without a listener ioredis would report every failed reconnect as an unhandled 'error' event.
