@@ -100,6 +100,7 @@ export function parseNetworks(texts: readonly string[]): Network[] {
 }
 
 export function inNetworks(address: string, networks: readonly Network[]): boolean {
+  if (networks.length === 0) return false; // the common case, and on every request: no parsing for it
   const a = parseAddress(address);
   if (!a) return false;
   const bits = a.family === 4 ? 32 : 128;

@@ -77,9 +77,16 @@ const storeDown = (): RegistrarReply =>
   // (RFC 3261 21.5.4) tells the phone to come back; never a 200 for what was not stored.
   reject(503, 'Service Unavailable', 'store', [['Retry-After', '5']]);
 
-/** RFC 7231 7.1.1.1 IMF-fixdate, as RFC 3261 20.17 wants for Date. */
+/** RFC 7231 7.1.1.1 IMF-fixdate, as RFC 3261 20.17 wants for Date; formatted once per second, not per response. */
+let dateSecond = -1;
+let dateText = '';
 function httpDate(now: number): string {
-  return new Date(now).toUTCString();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 /** Entries are validated on write; one that does not parse here simply matches nothing. */

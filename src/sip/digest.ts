@@ -86,6 +86,7 @@ export function computeResponse(input: ResponseInput): string {
 
 /** Constant-time comparison of two hex strings (case-insensitive); false when the lengths differ. */
 export function hexEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false; // lengths are not secret: every HA1 and response of one algorithm has one
   const x = Buffer.from(a.toLowerCase(), 'utf8');
   const y = Buffer.from(b.toLowerCase(), 'utf8');
   if (x.length !== y.length) return false;
