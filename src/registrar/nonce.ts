@@ -5,7 +5,14 @@
  * secret can tell a genuine nonce from a forged one and a fresh one from a stale one without shared state; replay of a
  * (nonce, nc) pair is the store's job (NonceUse).
  */
-import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Node >= 20.12's one-shot hash; HMAC from it with precomputed pads costs a third of createHmac per nonce. */
+type OneShot = (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer;
+const oneShot: OneShot | undefined = (crypto as unknown as { hash?: OneShot }).hash;
+const SHA256_BLOCK = 64;
+const SHA256_BYTES = 32;
 
 const TIME_BYTES = 8;
 const RANDOM_BYTES = 8; // instance id + counter
@@ -20,7 +27,10 @@ export type NonceState = 'valid' | 'stale' | 'invalid';
 export class Nonces {
   private readonly instance = randomBytes(4).readUInt32BE(0);
   private counter = randomBytes(4).readUInt32BE(0);
-  private readonly key: KeyObject;
+  private readonly secret: Buffer;
+  /** HMAC (RFC 2104) scratch: K xor ipad followed by the message, and K xor opad followed by the inner hash. */
+  private readonly inner = Buffer.alloc(SHA256_BLOCK + TIME_BYTES + RANDOM_BYTES);
+  private readonly outer = Buffer.alloc(SHA256_BLOCK + SHA256_BYTES);
   /** The last nonce checked and its issue time: verify and the replay TTL both ask about the same nonce. */
   private lastNonce = '';
   private lastIssuedAt: number | null = null;
@@ -30,16 +40,24 @@ export class Nonces {
     private readonly lifetimeMs: number,
   ) {
     if (secret.length < 16) throw new Error('nonce secret must be at least 16 bytes');
-    this.key = createSecretKey(secret);
+    this.secret = Buffer.from(secret);
+    const key = secret.length > SHA256_BLOCK ? crypto.createHash('sha256').update(secret).digest() : secret;
+    for (let i = 0; i < SHA256_BLOCK; i++) {
+      this.inner[i] = (key[i] ?? 0) ^ 0x36;
+      this.outer[i] = (key[i] ?? 0) ^ 0x5c;
+    }
   }
 
   issue(now: number): string {
-    const body = Buffer.alloc(TIME_BYTES + RANDOM_BYTES);
-    body.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(now))), 0);
-    body.writeUInt32BE(this.instance, TIME_BYTES);
+    const raw = Buffer.allocUnsafe(TOTAL_BYTES);
+    const t = Math.max(0, Math.floor(now));
+    raw.writeUInt32BE(Math.floor(t / 0x1_0000_0000), 0);
+    raw.writeUInt32BE(t >>> 0, 4);
+    raw.writeUInt32BE(this.instance, TIME_BYTES);
     this.counter = (this.counter + 1) >>> 0;
-    body.writeUInt32BE(this.counter, TIME_BYTES + 4);
-    return Buffer.concat([body, this.mac(body)]).toString('base64url');
+    raw.writeUInt32BE(this.counter, TIME_BYTES + 4);
+    this.mac(raw.subarray(0, TIME_BYTES + RANDOM_BYTES)).copy(raw, TIME_BYTES + RANDOM_BYTES, 0, MAC_BYTES);
+    return raw.toString('base64url');
   }
 
   check(nonce: string, now: number): NonceState {
@@ -69,12 +87,16 @@ export class Nonces {
     const raw = Buffer.from(nonce, 'base64url');
     if (raw.length !== TOTAL_BYTES) return null;
     const body = raw.subarray(0, TIME_BYTES + RANDOM_BYTES);
-    if (!timingSafeEqual(raw.subarray(TIME_BYTES + RANDOM_BYTES), this.mac(body))) return null;
-    const issued = raw.readBigUInt64BE(0);
-    return issued > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(issued);
+    if (!timingSafeEqual(raw.subarray(TIME_BYTES + RANDOM_BYTES), this.mac(body).subarray(0, MAC_BYTES))) return null;
+    const issued = raw.readUInt32BE(0) * 0x1_0000_0000 + raw.readUInt32BE(4);
+    return issued > Number.MAX_SAFE_INTEGER ? null : issued;
   }
 
+  /** HMAC-SHA256(secret, body), truncated to MAC_BYTES by the callers. */
   private mac(body: Buffer): Buffer {
-    return createHmac('sha256', this.key).update(body).digest().subarray(0, MAC_BYTES);
+    if (oneShot === undefined) return createHmac('sha256', this.secret).update(body).digest();
+    body.copy(this.inner, SHA256_BLOCK);
+    oneShot('sha256', this.inner, 'buffer').copy(this.outer, SHA256_BLOCK);
+    return oneShot('sha256', this.outer, 'buffer');
   }
 }

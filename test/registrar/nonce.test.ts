@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { Nonces } from '../../src/registrar/nonce.js';
 
@@ -51,5 +52,16 @@ describe('Nonces', () => {
 
   it('refuses a short secret', () => {
     expect(() => new Nonces(Buffer.alloc(4), 1000)).toThrow();
+  });
+});
+
+describe('Nonces MAC', () => {
+  it('is HMAC-SHA256 of the first 16 bytes, truncated to 16 (checked against node:crypto createHmac)', () => {
+    for (const secret of [Buffer.from('a-nonce-secret-of-some-length'), Buffer.alloc(100, 7)]) {
+      const raw = Buffer.from(new Nonces(secret, 60_000).issue(1_700_000_000_123), 'base64url');
+      const expected = createHmac('sha256', secret).update(raw.subarray(0, 16)).digest().subarray(0, 16);
+      expect(raw.subarray(16).equals(expected)).toBe(true);
+      expect(raw.readUInt32BE(0) * 2 ** 32 + raw.readUInt32BE(4)).toBe(1_700_000_000_123);
+    }
   });
 });
