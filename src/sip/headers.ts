@@ -267,7 +267,8 @@ function parseContactsUncached(values: readonly string[]): ContactEntry[] | '*' 
           paramsText += val === null ? `;${k}` : `;${k}=${val}`;
         }
       }
-      out.push({ ...na, expires, q, paramsText });
+      // Fields listed, not spread: params is a null-prototype (dictionary) object and spreading one is a runtime call.
+      out.push({ displayName: na.displayName, uri: na.uri, params: na.params, expires, q, paramsText });
     }
   }
   if (star) return out.length === 0 ? '*' : null; // '*' must stand alone (RFC 3261 10.2.2)
