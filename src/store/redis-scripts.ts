@@ -83,6 +83,19 @@ function script(numberOfKeys: number, body: string): ScriptDef {
 }
 
 export const SCRIPTS = {
+  /**
+   * KEYS: acct, b, v, fail, addr -> {acct pairs, binding pairs, version or false, fail pairs, addr pairs}.
+   * Everything one REGISTER needs, read atomically in one command (a MULTI of the same reads costs seven).
+   */
+  sipregLoad: script(
+    5,
+    `
+-- 'or false': a nil inside a Lua table would cut the reply short.
+return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]) or false,
+  redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5]) }
+`,
+  ),
+
   /** KEYS: acct. ARGV: field, value, ... -> 1 created, 0 exists. */
   sipregCreateAccount: script(
     1,

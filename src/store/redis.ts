@@ -200,20 +200,19 @@ export class RedisStore implements Store {
   // Registrations and bindings
 
   async loadRegistration(aor: string, address: string, now: number): Promise<RegistrationSnapshot> {
-    // MULTI: one round trip and one consistent view, so the version matches the bindings read with it.
-    const tx = this.redis
-      .multi()
-      .hgetall(this.acct(aor))
-      .hgetall(this.bKey(aor))
-      .get(this.vKey(aor))
-      .hgetall(this.failKey(aor))
-      .hgetall(this.addrKey(address));
-    const [acct, b, v, fail, addr] = await execAll(tx);
-    const ext = decodeLock(asHash(fail));
-    const adr = decodeLock(asHash(addr));
+    // One script: one round trip and one consistent view, so the version matches the bindings read with it.
+    const reply = await this.run(
+      'sipregLoad',
+      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor), this.addrKey(address)],
+      [],
+    );
+    if (!Array.isArray(reply) || reply.length !== 5) throw new Error('unexpected load reply from Redis');
+    const [acctPairs, bPairs, v, failPairs, addrPairs] = reply as unknown[];
+    const ext = decodeLock(pairsToHash(failPairs));
+    const adr = decodeLock(pairsToHash(addrPairs));
     return {
-      record: decodeRecord(asHash(acct)),
-      bindings: decodeBindings(asHash(b), now),
+      record: decodeRecord(pairsToHash(acctPairs)),
+      bindings: decodeBindings(pairsToHash(bPairs), now),
       version: typeof v === 'string' ? Number(v) : 0,
       extensionLock: ext ? extensionView(aor, ext, now) : null,
       addressLock: adr ? addressView(address, adr, now) : null,
