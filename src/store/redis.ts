@@ -395,6 +395,12 @@ export class RedisStore implements Store {
   // Internals
 
   private run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    // While Redis is away, fail at once instead of queueing for the command timeout: the registrar answers 503 and
+    // the phone retries; a queue would only hold every REGISTER for seconds. (While first connecting, commands wait.)
+    const status = this.redis.status;
+    if (status === 'reconnecting' || status === 'close' || status === 'end') {
+      return Promise.reject(new Error(`Redis is not connected (${status})`));
+    }
     return (this.redis as unknown as ScriptCaller<Promise<unknown>>)[name](...keys, ...args);
   }
 
