@@ -44,7 +44,7 @@ async function main() {
       'usage: npm run bench -- [--store redis|memory] [--transport udp|tcp|tls] [--rate N] [--duration S]\n' +
         '  [--accounts N] [--mode full|refresh] [--refresh-nonce nextnonce|nc] [--ramp 1000,2000,4000]\n' +
         '  [--threads N (generator threads)] [--connections N (per thread, tcp/tls)] [--algorithm SHA-256|MD5]\n' +
-        '  [--workers N (sipreg worker processes: no worker mode yet, ignored)] [--label NAME] [--keep (work dir)]\n' +
+        '  [--workers N (sipreg SIP worker processes, Redis store)] [--label NAME] [--keep (work dir)]\n' +
         '  [--cpu-prof DIR (V8 CPU profile of sipreg, written at its exit)]',
     );
     return;
@@ -61,7 +61,9 @@ async function main() {
   const rates = (values.ramp ?? values.rate).split(',').map((r) => Number(r.trim()));
   if (rates.length > MAX_STEPS || rates.some((r) => !(r > 0)))
     throw new Error(`rates: 1..${MAX_STEPS} positive numbers`);
-  if (values.workers !== undefined) console.log('note: sipreg has no worker-process mode yet: --workers ignored');
+  const workers = values.workers === undefined ? 1 : Number(values.workers);
+  if (!(workers >= 1 && workers <= 64)) throw new Error('--workers must be in 1..64');
+  if (workers > 1 && store !== 'redis') throw new Error('--workers > 1 needs --store redis (workers share Redis)');
 
   const dir = workDir('run', values.keep);
   /** @type {Array<() => Promise<void>>} */
@@ -74,6 +76,7 @@ async function main() {
       dir,
       redisUrl: redis?.url ?? null,
       tls: transport === 'tls',
+      env: workers > 1 ? { SIP_WORKERS: String(workers) } : {},
       nodeArgs: values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['cpu-prof'])}`] : [],
     });
     stops.unshift(server.stop);
