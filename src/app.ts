@@ -79,6 +79,7 @@ export function registrarConfigFrom(config: Config, nonceSecret: Buffer): Regist
     trustedNetworks: l.trustedNetworks,
     passwordGraceMs: r.passwordGraceSec * 1000,
     serverName: config.sip.serverName,
+    challengeCacheMs: r.challengeCacheSec * 1000,
   };
 }
 
@@ -135,13 +136,15 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
   );
 
   let sip: SipServer | null = null;
+  let registrar: Registrar | null = null;
   if (role !== 'admin') {
     const nonceSecret =
       config.registrar.nonceSecret !== null ? Buffer.from(config.registrar.nonceSecret, 'utf8') : randomBytes(32);
     const trusted = parseNetworks(config.lockout.trustedNetworks);
+    registrar = new Registrar(store, registrarConfigFrom(config, nonceSecret), log);
     try {
       sip = await startSipServer(config, {
-        registrar: new Registrar(store, registrarConfigFrom(config, nonceSecret), log),
+        registrar,
         metrics,
         logger: log,
         exempt: (address) => inNetworks(address, trusted),
@@ -165,7 +168,12 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     };
     admin = await buildAdminServer({
       accounts,
-      lockouts: new LockoutService(store, log, (a) => accounts.resolveAor(a)),
+      lockouts: new LockoutService(
+        store,
+        log,
+        (a) => accounts.resolveAor(a),
+        () => registrar?.forgetLockedAddresses(),
+      ),
       token: adminToken,
       metrics: async () => {
         const own = await metrics.render();

@@ -68,11 +68,13 @@ export class LockoutService {
   /**
    * @param resolveAor turns a bare user into `user@defaultDomain` (pass `(a) => accounts.resolveAor(a)`); without it
    * an extension must be named in full.
+   * @param onAddressLift told when address lockouts are lifted, so a registrar in this process stops ignoring them.
    */
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly resolveAor: (aorOrUser: string) => string = (aor) => aor,
+    private readonly onAddressLift: () => void = () => {},
   ) {}
 
   /** Current lockouts only: counters that have not (yet) locked anything are not listed. */
@@ -99,11 +101,13 @@ export class LockoutService {
     if (canonical === null) throw new ServiceError(400, `address: ${JSON.stringify(address)} is not an IP address`);
     if (!(await this.store.liftAddress(canonical, now)))
       throw new ServiceError(404, `address ${canonical} is not locked`);
+    this.onAddressLift();
     this.audit('lockout.lift.address', now, { address: canonical });
   }
 
   async liftAll(now = Date.now()): Promise<{ lifted: number }> {
     const lifted = await this.store.liftAll(now);
+    this.onAddressLift();
     this.audit('lockout.lift.all', now, { lifted });
     return { lifted };
   }

@@ -25,6 +25,7 @@ import { addressOfRecord, parseSipUri } from '../sip/uri.js';
 import type { AccountRecord, DigestAlgorithm, NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
+import { ChallengeCache } from './challenge-cache.js';
 import { applyRegister, contactHeaderValue, type BindingOutcome, type BindingRules } from './bindings.js';
 import type { RegistrarConfig } from './config.js';
 import { requestExpires } from './expiry.js';
@@ -97,6 +98,7 @@ function fromAllowedAddress(account: AccountRecord['account'], address: string):
 
 export class Registrar {
   private readonly auth: DigestAuth;
+  private readonly cache: ChallengeCache;
   private readonly trusted: Network[];
   private readonly domains: Set<string>;
 
@@ -106,8 +108,14 @@ export class Registrar {
     private readonly logger: Logger,
   ) {
     this.auth = new DigestAuth(new Nonces(config.nonceSecret, config.nonceLifetimeMs));
+    this.cache = new ChallengeCache(config.challengeCacheMs);
     this.trusted = parseNetworks(config.trustedNetworks);
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
+  }
+
+  /** An operator lifted address lockouts: stop ignoring addresses this process remembered as locked. */
+  forgetLockedAddresses(): void {
+    this.cache.forgetLockedAddresses();
   }
 
   /** null = send nothing (a locked source address is ignored). */
@@ -149,9 +157,18 @@ export class Registrar {
     if (!callId || cseq === null || cseq.method !== 'REGISTER')
       return reject(400, 'Invalid Call-ID or CSeq', 'invalid');
 
-    const snapshot = await this.store.loadRegistration(aor, peer.address, now);
     const trustedPeer = inNetworks(peer.address, this.trusted);
+    // The first REGISTER of a full registration carries no credentials: when the AOR's challenge is known (and its
+    // source not known to be locked) it is answered without reading the store (./challenge-cache.ts).
+    if (headers(req, 'authorization').length === 0) {
+      if (!trustedPeer && this.cache.addressLocked(peer.address, now)) return null;
+      const known = this.cache.algorithmsFor(aor, now);
+      if (known !== undefined) return this.challenge(domain, known, now, false);
+    }
+
+    const snapshot = await this.store.loadRegistration(aor, peer.address, now);
     if (!trustedPeer && isLocked(snapshot.addressLock, now)) {
+      this.cache.rememberLockedAddress(peer.address, snapshot.addressLock?.lockedUntil ?? now, now);
       this.logger.debug({ event: 'locked-address-ignored', source: peer.address, aor }, 'locked address ignored');
       return null;
     }
@@ -160,6 +177,11 @@ export class Registrar {
     const account = record?.account ?? null;
     // Unknown users are challenged with the configured algorithms, like everybody else.
     const algorithms: readonly DigestAlgorithm[] = account?.algorithms ?? this.config.algorithms;
+    if (account === null || (account.authType === 'digest' && account.enabled)) {
+      this.cache.rememberAlgorithms(aor, algorithms, now);
+    } else {
+      this.cache.forget(aor);
+    }
 
     if (account !== null && account.authType === 'ip') {
       if (!account.enabled || !fromAllowedAddress(account, peer.address))
@@ -270,6 +292,9 @@ export class Registrar {
         },
         'extension locked',
       );
+    }
+    if (outcome.address !== null && outcome.address.lockedUntil !== null) {
+      this.cache.rememberLockedAddress(outcome.address.address, outcome.address.lockedUntil, now);
     }
     if (outcome.addressLockedNow && outcome.address) {
       this.logger.warn(
