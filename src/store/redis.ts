@@ -231,7 +231,7 @@ export class RedisStore implements Store {
       nonce ? Math.max(1, Math.ceil(nonce.ttlMs)) : 0,
       Math.max(1, Math.ceil(latest - now)),
     ];
-    for (const b of live) args.push(b.key, JSON.stringify(b), b.expiresAt);
+    for (const b of live) args.push(b.key, encodeBinding(b), b.expiresAt);
     const reply = await this.run(
       'sipregCommit',
       [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor), this.bexpIdx],
@@ -584,19 +584,76 @@ function decodeRecord(h: Record<string, string>): AccountRecord | null {
   return { account, credentials: decodeCredentials(field(h, 'credentials')) };
 }
 
-// Bindings: binding key -> JSON of the Binding, written by this adapter only.
+// Bindings: binding key -> a JSON array of the Binding's fields in a fixed order, written by this adapter only.
+// Positional rather than an object: a third of the bytes in Redis (docs/store.md), and the key is the hash field.
+// [uri ('' when it equals the key), params, q, expiresAt, callId, cseq, instance, regId, path, transport, address,
+//  port, connectionId, userAgent, registeredAt, updatedAt]
+
+function encodeBinding(b: Binding): string {
+  const s = b.source;
+  return JSON.stringify([
+    b.uri === b.key ? '' : b.uri,
+    b.params,
+    b.q,
+    b.expiresAt,
+    b.callId,
+    b.cseq,
+    b.instance,
+    b.regId,
+    b.path,
+    s.transport,
+    s.address,
+    s.port,
+    s.connectionId,
+    b.userAgent,
+    b.registeredAt,
+    b.updatedAt,
+  ]);
+}
+
+const TRANSPORTS = new Set(['udp', 'tcp', 'tls']);
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const numOrNullValue = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+function decodeBinding(key: string, raw: string): Binding | null {
+  let a: unknown;
+  try {
+    a = JSON.parse(raw) as unknown;
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(a) || a.length !== 16) return null;
+  const [uri, params, q, expiresAt, callId, cseq, instance, regId, path, transport, address, port, connectionId] = a;
+  if (typeof expiresAt !== 'number' || typeof cseq !== 'number' || typeof callId !== 'string') return null;
+  if (typeof transport !== 'string' || !TRANSPORTS.has(transport) || typeof address !== 'string') return null;
+  return {
+    key,
+    uri: typeof uri === 'string' && uri !== '' ? uri : key,
+    params: typeof params === 'string' ? params : '',
+    q: numOrNullValue(q),
+    expiresAt,
+    callId,
+    cseq,
+    instance: strOrNull(instance),
+    regId: numOrNullValue(regId),
+    path: Array.isArray(path) ? path.filter((p): p is string => typeof p === 'string') : [],
+    source: {
+      transport: transport as Binding['source']['transport'],
+      address,
+      port: typeof port === 'number' ? port : 0,
+      connectionId: numOrNullValue(connectionId),
+    },
+    userAgent: strOrNull(a[13]),
+    registeredAt: typeof a[14] === 'number' ? a[14] : 0,
+    updatedAt: typeof a[15] === 'number' ? a[15] : 0,
+  };
+}
 
 function decodeBindings(h: Record<string, string>, now: number): Binding[] {
   const out: Binding[] = [];
-  for (const raw of Object.values(h)) {
-    let v: unknown;
-    try {
-      v = JSON.parse(raw) as unknown;
-    } catch {
-      continue;
-    }
-    if (!isRecord(v) || typeof v['key'] !== 'string' || typeof v['expiresAt'] !== 'number') continue;
-    if (v['expiresAt'] > now) out.push(v as unknown as Binding);
+  for (const key in h) {
+    const b = decodeBinding(key, h[key] as string);
+    if (b !== null && b.expiresAt > now) out.push(b);
   }
   return out;
 }
