@@ -79,7 +79,7 @@ export function registrarConfigFrom(config: Config, nonceSecret: Buffer): Regist
     trustedNetworks: l.trustedNetworks,
     passwordGraceMs: r.passwordGraceSec * 1000,
     serverName: config.sip.serverName,
-    challengeCacheMs: r.challengeCacheSec * 1000,
+    cacheMs: r.cacheSec * 1000,
   };
 }
 
@@ -125,18 +125,20 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     (options.defaultMetrics ?? true) && role !== 'admin',
   );
   const store = timedStore(rawStore, metrics);
+  // The operator services tell the registrar (when it runs in this process) what they changed.
+  let registrar: Registrar | null = null;
   const accounts = new AccountService(
     store,
     {
       domains: config.sip.domains,
       passwordPolicy: config.passwords,
       passwordGraceMs: config.registrar.passwordGraceSec * 1000,
+      onChange: (aor) => registrar?.forget(aor),
     },
     log,
   );
 
   let sip: SipServer | null = null;
-  let registrar: Registrar | null = null;
   if (role !== 'admin') {
     const nonceSecret =
       config.registrar.nonceSecret !== null ? Buffer.from(config.registrar.nonceSecret, 'utf8') : randomBytes(32);
@@ -172,7 +174,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
         store,
         log,
         (a) => accounts.resolveAor(a),
-        () => registrar?.forgetLockedAddresses(),
+        (aor) => registrar?.forget(aor),
       ),
       token: adminToken,
       metrics: async () => {

@@ -46,8 +46,8 @@ export interface Config {
     /** HMAC key for stateless nonces; share it between instances. null: random per process. */
     nonceSecret: string | null;
     passwordGraceSec: number;
-    /** Seconds a phone's challenge (its account's algorithms) is remembered between REGISTERs; 0 = always read. */
-    challengeCacheSec: number;
+    /** Seconds what was read for an AOR is trusted between REGISTERs (commits still check the store); 0 = always read. */
+    cacheSec: number;
   };
   lockout: {
     extension: { threshold: number; lockSec: number };
@@ -96,7 +96,7 @@ export const DEFAULT_CONFIG: Config = {
     nonceLifetimeSec: 300,
     nonceSecret: null,
     passwordGraceSec: 86_400,
-    challengeCacheSec: 5,
+    cacheSec: 5,
   },
   lockout: {
     extension: { threshold: 5, lockSec: 900 },
@@ -274,7 +274,7 @@ const SCHEMA = {
     nonceLifetimeSec: int(10, 86_400),
     nonceSecret: nullableStr,
     passwordGraceSec: int(0, 31_536_000),
-    challengeCacheSec: int(0, 300),
+    cacheSec: int(0, 300),
   },
   lockout: {
     extension: { threshold: int(1, 1_000_000), lockSec: int(1, 31_536_000) },

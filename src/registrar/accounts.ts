@@ -51,6 +51,8 @@ export interface AccountServiceOptions {
   passwordPolicy: PasswordPolicy;
   /** How long the previous password's HA1s stay recognised after a change. */
   passwordGraceMs: number;
+  /** Told of every change to an account, so a registrar in this process stops trusting what it remembered of it. */
+  onChange?: (aor: string) => void;
 }
 
 export interface ImportResult {
@@ -314,8 +316,10 @@ export class AccountService {
       : { record: { account, credentials }, generatedPassword };
   }
 
+  /** Every change is logged as an audit event and announced (options.onChange). */
   private audit(what: string, aor: string, now: number, detail: Record<string, unknown>): void {
     this.logger.info({ who: 'admin', what, aor, at: new Date(now).toISOString(), ...detail }, what);
+    this.options.onChange?.(aor);
   }
 }
 

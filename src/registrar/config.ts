@@ -23,8 +23,8 @@ export interface RegistrarConfig {
   passwordGraceMs: number;
   /** Value of the Server header, when set. */
   serverName?: string;
-  /** How long the challenge of an AOR (and a seen address lockout) is remembered; 0 reads the store every time. */
-  challengeCacheMs: number;
+  /** How long what was read for an AOR (and a seen address lockout) is trusted (./registration-cache.ts); 0: always read. */
+  cacheMs: number;
 }
 
 const MINUTE = 60_000;
@@ -47,5 +47,5 @@ export const DEFAULT_REGISTRAR_CONFIG: Omit<RegistrarConfig, 'nonceSecret'> = {
   lockout: DEFAULT_LOCKOUT_POLICY,
   trustedNetworks: [],
   passwordGraceMs: 24 * 60 * MINUTE,
-  challengeCacheMs: 5_000,
+  cacheMs: 5_000,
 };

@@ -68,13 +68,14 @@ export class LockoutService {
   /**
    * @param resolveAor turns a bare user into `user@defaultDomain` (pass `(a) => accounts.resolveAor(a)`); without it
    * an extension must be named in full.
-   * @param onAddressLift told when address lockouts are lifted, so a registrar in this process stops ignoring them.
+   * @param onLift told of every lift (the AOR, or null for addresses and lift-all), so a registrar in this process
+   * stops trusting the lockout state it remembered.
    */
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly resolveAor: (aorOrUser: string) => string = (aor) => aor,
-    private readonly onAddressLift: () => void = () => {},
+    private readonly onLift: (aor: string | null) => void = () => {},
   ) {}
 
   /** Current lockouts only: counters that have not (yet) locked anything are not listed. */
@@ -93,6 +94,7 @@ export class LockoutService {
   async liftExtension(aorOrUser: string, now = Date.now()): Promise<void> {
     const aor = this.resolveAor(aorOrUser);
     if (!(await this.store.liftExtension(aor, now))) throw new ServiceError(404, `extension ${aor} is not locked`);
+    this.onLift(aor);
     this.audit('lockout.lift.extension', now, { aor });
   }
 
@@ -101,13 +103,13 @@ export class LockoutService {
     if (canonical === null) throw new ServiceError(400, `address: ${JSON.stringify(address)} is not an IP address`);
     if (!(await this.store.liftAddress(canonical, now)))
       throw new ServiceError(404, `address ${canonical} is not locked`);
-    this.onAddressLift();
+    this.onLift(null);
     this.audit('lockout.lift.address', now, { address: canonical });
   }
 
   async liftAll(now = Date.now()): Promise<{ lifted: number }> {
     const lifted = await this.store.liftAll(now);
-    this.onAddressLift();
+    this.onLift(null);
     this.audit('lockout.lift.all', now, { lifted });
     return { lifted };
   }

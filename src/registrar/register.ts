@@ -25,7 +25,7 @@ import { addressOfRecord, parseSipUri } from '../sip/uri.js';
 import type { AccountRecord, DigestAlgorithm, NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
-import { ChallengeCache } from './challenge-cache.js';
+import { RegistrationCache } from './registration-cache.js';
 import { applyRegister, contactHeaderValue, type BindingOutcome, type BindingRules } from './bindings.js';
 import type { RegistrarConfig } from './config.js';
 import { requestExpires } from './expiry.js';
@@ -62,6 +62,8 @@ export interface RegistrarReply {
 
 /** Option tags we implement (RFC 3261 8.2.2.3): Path (RFC 3327) and Outbound (RFC 5626) flow keying. */
 const SUPPORTED_OPTIONS = new Set(['path', 'outbound']);
+/** register() found the store's version moved on: decide again from a fresh read. */
+const CONFLICT = Symbol('conflict');
 /** Attempts of the optimistic commit before giving up with 500 (another REGISTER for the AOR kept winning). */
 const COMMIT_ATTEMPTS = 4;
 const MAX_USER_AGENT = 256;
@@ -98,7 +100,7 @@ function fromAllowedAddress(account: AccountRecord['account'], address: string):
 
 export class Registrar {
   private readonly auth: DigestAuth;
-  private readonly cache: ChallengeCache;
+  private readonly cache: RegistrationCache;
   private readonly trusted: Network[];
   private readonly domains: Set<string>;
 
@@ -108,14 +110,18 @@ export class Registrar {
     private readonly logger: Logger,
   ) {
     this.auth = new DigestAuth(new Nonces(config.nonceSecret, config.nonceLifetimeMs));
-    this.cache = new ChallengeCache(config.challengeCacheMs);
+    this.cache = new RegistrationCache(config.cacheMs);
     this.trusted = parseNetworks(config.trustedNetworks);
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
   }
 
-  /** An operator lifted address lockouts: stop ignoring addresses this process remembered as locked. */
-  forgetLockedAddresses(): void {
-    this.cache.forgetLockedAddresses();
+  /**
+   * An operator changed an account or lifted a lockout (null: addresses, or everything): stop trusting what this
+   * process remembered of it (./registration-cache.ts).
+   */
+  forget(aor: string | null): void {
+    if (aor === null) this.cache.clear();
+    else this.cache.forget(aor);
   }
 
   /** null = send nothing (a locked source address is ignored). */
@@ -158,15 +164,41 @@ export class Registrar {
       return reject(400, 'Invalid Call-ID or CSeq', 'invalid');
 
     const trustedPeer = inNetworks(peer.address, this.trusted);
-    // The first REGISTER of a full registration carries no credentials: when the AOR's challenge is known (and its
-    // source not known to be locked) it is answered without reading the store (./challenge-cache.ts).
-    if (headers(req, 'authorization').length === 0) {
-      if (!trustedPeer && this.cache.addressLocked(peer.address, now)) return null;
-      const known = this.cache.algorithmsFor(aor, now);
-      if (known !== undefined) return this.challenge(domain, known, now, false);
+    const authenticated = headers(req, 'authorization').length > 0;
+    if (!trustedPeer && this.cache.addressLocked(peer.address, now)) return null;
+    // Decide from what the cache holds, when it holds the AOR; a commit that finds the store moved on (another
+    // REGISTER, a password change, a disabled account) is decided again from a fresh read, credentials included.
+    for (let attempt = 1; ; attempt++) {
+      const cached = attempt === 1 ? this.cache.snapshot(aor, now) : undefined;
+      if (cached !== undefined && !authenticated) {
+        // The first REGISTER of a full registration: challenged without reading the store.
+        const account = cached.record?.account;
+        if (account !== undefined && account.authType === 'digest' && account.enabled) {
+          return this.challenge(domain, account.algorithms ?? this.config.algorithms, now, false);
+        }
+      }
+      const snapshot = cached ?? (await this.store.loadRegistration(aor, peer.address, now));
+      if (cached === undefined) this.cache.remember(aor, snapshot, now);
+      const reply = await this.decide(req, peer, now, aor, domain, trustedPeer, snapshot);
+      if (reply !== CONFLICT) return reply;
+      this.cache.forget(aor);
+      if (attempt >= COMMIT_ATTEMPTS) {
+        this.logger.error({ event: 'commit-conflict', aor, attempts: attempt }, 'registration kept conflicting');
+        return storeDown();
+      }
     }
+  }
 
-    const snapshot = await this.store.loadRegistration(aor, peer.address, now);
+  /** Everything after the read: lockouts, authentication, and the bindings (one commit attempt). */
+  private async decide(
+    req: SipRequest,
+    peer: Peer,
+    now: number,
+    aor: string,
+    domain: string,
+    trustedPeer: boolean,
+    snapshot: RegistrationSnapshot,
+  ): Promise<RegistrarReply | null | typeof CONFLICT> {
     if (!trustedPeer && isLocked(snapshot.addressLock, now)) {
       this.cache.rememberLockedAddress(peer.address, snapshot.addressLock?.lockedUntil ?? now, now);
       this.logger.debug({ event: 'locked-address-ignored', source: peer.address, aor }, 'locked address ignored');
@@ -177,11 +209,6 @@ export class Registrar {
     const account = record?.account ?? null;
     // Unknown users are challenged with the configured algorithms, like everybody else.
     const algorithms: readonly DigestAlgorithm[] = account?.algorithms ?? this.config.algorithms;
-    if (account === null || (account.authType === 'digest' && account.enabled)) {
-      this.cache.rememberAlgorithms(aor, algorithms, now);
-    } else {
-      this.cache.forget(aor);
-    }
 
     if (account !== null && account.authType === 'ip') {
       if (!account.enabled || !fromAllowedAddress(account, peer.address))
@@ -269,6 +296,7 @@ export class Registrar {
 
   /** Counts the failure (extension only when the account exists; address unless trusted) and logs lockouts. */
   private async fail(aor: string | null, peer: Peer, now: number, why: AuthFailureReason): Promise<RegistrarReply> {
+    if (aor !== null) this.cache.forget(aor); // its lockout state is about to change
     const countAddress = !inNetworks(peer.address, this.trusted);
     const outcome = await this.store.recordFailure({
       aor,
@@ -320,10 +348,10 @@ export class Registrar {
     now: number,
     aor: string,
     record: AccountRecord,
-    first: RegistrationSnapshot,
+    snapshot: RegistrationSnapshot,
     nonce: NonceUse | null,
     authInfo: string | null,
-  ): Promise<RegistrarReply> {
+  ): Promise<RegistrarReply | typeof CONFLICT> {
     const contactValues = headers(req, 'contact');
     const contacts = contactValues.length === 0 ? null : parseContacts(contactValues);
     if (contactValues.length > 0 && contacts === null) return reject(400, 'Invalid Contact', 'invalid');
@@ -354,43 +382,39 @@ export class Registrar {
       now,
     };
 
-    let snapshot = first;
-    for (let attempt = 1; ; attempt++) {
-      const outcome: BindingOutcome = applyRegister(snapshot.bindings, request, rules);
-      if (!outcome.ok) {
-        if (outcome.code === 'interval')
-          return reject(outcome.status, outcome.reason, 'interval', [['Min-Expires', String(outcome.minExpires)]]);
-        if (outcome.code === 'order') {
-          const again = await this.sameRequestAgain(aor, snapshot, request, nonce);
-          if (again !== null) return this.ok(again, path, flowRequested(contacts, req), authInfo, now);
-          this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
-        }
-        return reject(outcome.status, outcome.reason, outcome.code);
+    const outcome: BindingOutcome = applyRegister(snapshot.bindings, request, rules);
+    if (!outcome.ok) {
+      if (outcome.code === 'interval')
+        return reject(outcome.status, outcome.reason, 'interval', [['Min-Expires', String(outcome.minExpires)]]);
+      if (outcome.code === 'order') {
+        const again = await this.sameRequestAgain(aor, snapshot, request, nonce);
+        if (again !== null) return this.ok(again, path, flowRequested(contacts, req), authInfo, now);
+        this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
       }
-      let result;
-      try {
-        result = await this.store.commitRegistration({
-          aor,
-          expectedVersion: snapshot.version,
-          bindings: outcome.bindings,
-          nonce,
-          now,
-        });
-      } catch (err) {
-        this.logger.error({ err, event: 'store-error', aor }, 'could not store the registration');
-        return storeDown();
-      }
-      if (result === 'replay') return this.fail(aor, peer, now, 'replay');
-      if (result === 'ok') {
-        this.logChanges(aor, peer, outcome);
-        return this.ok(outcome, path, flowRequested(contacts, req), authInfo, now);
-      }
-      if (attempt >= COMMIT_ATTEMPTS) {
-        this.logger.error({ event: 'commit-conflict', aor, attempts: attempt }, 'registration kept conflicting');
-        return storeDown();
-      }
-      snapshot = await this.store.loadRegistration(aor, peer.address, now);
+      return reject(outcome.status, outcome.reason, outcome.code);
     }
+    let result;
+    try {
+      result = await this.store.commitRegistration({
+        aor,
+        expectedVersion: snapshot.version,
+        bindings: outcome.bindings,
+        nonce,
+        now,
+      });
+    } catch (err) {
+      this.logger.error({ err, event: 'store-error', aor }, 'could not store the registration');
+      return storeDown();
+    }
+    if (result === 'conflict') return CONFLICT;
+    if (result === 'replay') {
+      this.cache.forget(aor);
+      return this.fail(aor, peer, now, 'replay');
+    }
+    // Both adapters bump the version by one on a commit: the cache now holds what the store holds.
+    this.cache.committed(aor, { ...snapshot, bindings: outcome.bindings, version: snapshot.version + 1 });
+    this.logChanges(aor, peer, outcome);
+    return this.ok(outcome, path, flowRequested(contacts, req), authInfo, now);
   }
 
   /**
