@@ -79,6 +79,10 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
   const addStream = (s: StreamTransport, kind: 'tcp' | 'tls'): void => {
     s.onConnectionCount = (transport, open) => metrics.connections.set({ transport }, open);
     s.onRefused = (transport, cap) => metrics.connectionsRefused.inc({ transport, cap });
+    s.onSlowReader = (transport, address) => {
+      metrics.dropped.inc({ reason: 'slow-reader' });
+      log.warn({ event: 'slow-reader', transport, source: address }, 'connection closed: responses left unread');
+    };
     streams.set(kind, s);
     listeners.push(s.listener);
   };

@@ -37,6 +37,8 @@ export class StreamTransport {
   onConnectionCount: (transport: 'tcp' | 'tls', open: number) => void = () => {};
   /** Connections refused by a cap, for a counter. */
   onRefused: (transport: 'tcp' | 'tls', reason: 'total' | 'address') => void = () => {};
+  /** A connection closed because its peer left too many responses unread. */
+  onSlowReader: (transport: 'tcp' | 'tls', address: string) => void = () => {};
 
   private constructor(
     private readonly server: net.Server,
@@ -154,8 +156,10 @@ export class StreamTransport {
   send(connectionId: number, data: Buffer): boolean {
     const socket = this.connections.get(connectionId);
     if (socket === undefined || socket.destroyed) return false;
-    // A peer that does not read its responses must not make us buffer without bound.
-    if (socket.writableLength > this.limits.maxBufferedBytes) {
+    // A peer that does not read its responses must not make us buffer without bound. Outbound gets more room than
+    // inbound (8x): one connection may carry many phones (an SBC, a busy softphone server) in a burst.
+    if (socket.writableLength > 8 * this.limits.maxBufferedBytes) {
+      this.onSlowReader(this.kind, plainAddress(socket.remoteAddress ?? ''));
       socket.destroy();
       return false;
     }
