@@ -25,6 +25,7 @@ const { values } = parseArgs({
 });
 const N = Number(values.count);
 const ACCOUNTS = 1000;
+const RUN = randomBytes(4).toString('hex');
 const config = structuredClone(DEFAULT_CONFIG);
 config.sip.domains = ['bench.test'];
 config.registrar.algorithms = ['MD5'];
@@ -92,7 +93,7 @@ function authFor(user, resp401, nc) {
 }
 async function full(i) {
   const user = users[i % ACCOUNTS];
-  const callId = `c${i}@micro`;
+  const callId = `c${RUN}-${i}@micro`;
   const r401 = await roundTrip(register(user, 1, callId));
   const a = authFor(user, r401, 1);
   const r200 = await roundTrip(register(user, 2, callId, a.header));

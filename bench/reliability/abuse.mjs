@@ -14,9 +14,9 @@
  * phone on a fresh TCP connection can still get in (a total cap full of attackers locks TCP phones out: by design).
  * Bounded: everything stops after --seconds (plus the time to open connections), at most 20,000 sockets.
  */
+import { makeTlsCert } from '../lib/sipreg.mjs';
 import net from 'node:net';
 import { setInterval, clearInterval } from 'node:timers';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,29 +54,7 @@ if (o.idle + o.unfinished + o.bodiless + o.endless + o.slow + o.tls > SOCKET_CAP
   throw new Error(`at most ${SOCKET_CAP} sockets`);
 
 const certDir = mkdtempSync(join(tmpdir(), 'sipreg-abuse-tls-'));
-const certFile = join(certDir, 'cert.pem');
-const keyFile = join(certDir, 'key.pem');
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ],
-  { stdio: 'pipe' },
-);
+const { cert: certFile, key: keyFile } = makeTlsCert(certDir);
 
 const server = await startServer({
   env: { SIP_TLS_PORT: '0', SIP_TLS_CERT: certFile, SIP_TLS_KEY: keyFile },
