@@ -3,6 +3,7 @@
  * path: one string, one Buffer.from. Copes with a partial HeaderMap (a 400 for a message that lacks a header).
  */
 import type { HeaderMap, Peer } from './message.js';
+import { plainAddress } from '../transport/types.js';
 import { parseNameAddr, parseVias, type Via } from './headers.js';
 
 export interface ResponseOptions {
@@ -11,12 +12,6 @@ export interface ResponseOptions {
   headers?: ReadonlyArray<readonly [string, string]>;
   body?: string;
   server: string;
-}
-
-/** An IPv4-mapped IPv6 address (a dual-stack socket) written as the IPv4 address the client knows. */
-function plainAddress(address: string): string {
-  const a = address.toLowerCase();
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 /** No CR or LF may reach the wire from a value we were handed (header injection). */
@@ -29,7 +24,7 @@ function clean(v: string): string {
  * an empty `rport` filled with the source port (RFC 3261 18.2.1, RFC 3581 4). Other via-parms are copied untouched.
  */
 function stampTopVia(via: Via, peer: Peer): string {
-  const source = plainAddress(peer.address);
+  const source = plainAddress(peer.address).toLowerCase();
   const hasRport = 'rport' in via.params;
   let text = via.text;
   if (hasRport && via.params.rport === null) {
