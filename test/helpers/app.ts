@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observability/log.js';
 import { startApp, type App } from '../../src/app.js';
 import type { Store } from '../../src/store/types.js';
+import { makeCertificate } from './tls-cert.js';
 
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
@@ -66,4 +67,13 @@ export async function startTestApp(overrides?: DeepPartial<Config>, options: { s
     logs,
     stop: () => app.stop(100),
   };
+}
+
+/** The same, with a TLS listener on a throwaway certificate (openssl). */
+export async function startTlsTestApp(
+  overrides: DeepPartial<Config> = {},
+  options: { store?: Store } = {},
+): Promise<TestApp> {
+  const { certFile, keyFile } = makeCertificate();
+  return startTestApp(merge(overrides, { sip: { tlsPort: 0, tlsCert: certFile, tlsKey: keyFile } }), options);
 }

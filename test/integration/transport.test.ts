@@ -5,21 +5,16 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTestApp, startTlsTestApp, type TestApp } from '../helpers/app.js';
 import { StreamClient, UdpClient, first } from '../helpers/sip-client.js';
 import { requestText } from '../helpers/requests.js';
-import { makeCertificate } from '../helpers/tls-cert.js';
 
 let t: TestApp;
 let udp: UdpClient;
 
 beforeAll(async () => {
-  const { certFile, keyFile } = makeCertificate();
-  t = await startTestApp({
+  t = await startTlsTestApp({
     sip: {
-      tlsPort: 0,
-      tlsCert: certFile,
-      tlsKey: keyFile,
       limits: { maxConnectionsPerAddress: 50, idleTimeoutSec: 2, tlsHandshakeTimeoutSec: 1 },
     },
   });

@@ -6,10 +6,9 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { startTlsTestApp, type TestApp } from '../helpers/app.js';
 import { StreamClient } from '../helpers/sip-client.js';
 import { Phone, type Channel } from '../helpers/phone.js';
-import { makeCertificate } from '../helpers/tls-cert.js';
 import { scrape, value } from '../ops/prom.js';
 import { UdpChannel } from './udp-channel.js';
 
@@ -48,12 +47,8 @@ describe('connection abuse', () => {
   const all: Conn[] = [];
 
   beforeAll(async () => {
-    const { certFile, keyFile } = makeCertificate();
-    t = await startTestApp({
+    t = await startTlsTestApp({
       sip: {
-        tlsPort: 0,
-        tlsCert: certFile,
-        tlsKey: keyFile,
         limits: {
           maxConnections: TOTAL,
           maxConnectionsPerAddress: PER_ADDRESS,
@@ -179,12 +174,8 @@ describe('TLS handshake timeout shorter than the idle timeout', () => {
   const conns: Conn[] = [];
 
   beforeAll(async () => {
-    const { certFile, keyFile } = makeCertificate();
-    t = await startTestApp({
+    t = await startTlsTestApp({
       sip: {
-        tlsPort: 0,
-        tlsCert: certFile,
-        tlsKey: keyFile,
         limits: { idleTimeoutSec: 30, tlsHandshakeTimeoutSec: 1 },
       },
     });
