@@ -7,14 +7,12 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { authorization, buildRegister, newCnonce, parseChallenge, parseResponse } from '../../lib/sip.mjs';
 
-export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const MAIN = join(ROOT, 'dist', 'main.js');
 export const TOKEN = 'reliability-admin-token';
 export const DOMAIN = 'example.com';
@@ -25,21 +23,9 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** @param {number} ms */
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** @returns {Promise<number>} */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// One copy of these for all of bench/: the load tools' library.
+export { ROOT, sleep, freePort } from '../../lib/sipreg.mjs';
+import { ROOT, sleep, freePort } from '../../lib/sipreg.mjs';
 
 /**
  * VmRSS of a process in kB (/proc/<pid>/status); null when it is gone.
