@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { authorization, buildRegister, newCnonce, parseChallenge, parseResponse } from '../../lib/sip.mjs';
+// One copy of these for all of bench/: the load tools' library.
+import { ROOT, sleep, freePort } from '../../lib/sipreg.mjs';
+export { ROOT, sleep, freePort };
 
 export const MAIN = join(ROOT, 'dist', 'main.js');
 export const TOKEN = 'reliability-admin-token';
@@ -22,10 +25,6 @@ const children = new Set();
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
-
-// One copy of these for all of bench/: the load tools' library.
-export { ROOT, sleep, freePort } from '../../lib/sipreg.mjs';
-import { ROOT, sleep, freePort } from '../../lib/sipreg.mjs';
 
 /**
  * VmRSS of a process in kB (/proc/<pid>/status); null when it is gone.
