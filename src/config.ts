@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { DigestAlgorithm } from './store/types.js';
 
 export type Port = number | 'off';
-export type DigestAlgorithmName = 'MD5' | 'SHA-256' | 'SHA-512-256';
 
 export interface Config {
   sip: {
@@ -36,7 +36,7 @@ export interface Config {
     workers: number;
   };
   registrar: {
-    algorithms: DigestAlgorithmName[];
+    algorithms: DigestAlgorithm[];
     minExpires: number;
     maxExpires: number;
     defaultExpires: number;

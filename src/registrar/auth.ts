@@ -21,6 +21,8 @@ export type VerifyResult =
       readonly nonce: string;
       /** The nonce-count as a number (the store refuses a (nonce, nc) it has seen). */
       readonly nc: number;
+      /** The nonce's life left: how long its replay record must be kept. */
+      readonly nonceTtlMs: number;
       /** Authentication-Info parameters other than nextnonce (RFC 2617 3.2.3): qop, rspauth, cnonce, nc. */
       readonly info: string;
     }
@@ -78,10 +80,6 @@ export class DigestAuth {
     return this.nonces.issue(now);
   }
 
-  nonceTtlMs(nonce: string, now: number): number {
-    return this.nonces.remainingMs(nonce, now);
-  }
-
   verify(input: VerifyInput): VerifyResult {
     const p = input.params;
     const { username, realm, nonce, uri, response } = p;
@@ -101,7 +99,7 @@ export class DigestAuth {
     const alg = parseAlgorithm(p.algorithm);
     if (!alg || alg.session || !input.algorithms.includes(alg.algorithm)) return { kind: 'failed', why: 'algorithm' };
     const algorithm = alg.algorithm;
-    const nonceState = this.nonces.check(nonce, input.now);
+    const { state: nonceState, remainingMs } = this.nonces.inspect(nonce, input.now);
     if (nonceState === 'invalid') return { kind: 'failed', why: 'nonce' };
 
     const answerFor = (ha1: string): string =>
@@ -146,6 +144,7 @@ export class DigestAuth {
         algorithm,
         nonce,
         nc,
+        nonceTtlMs: remainingMs,
         info: `qop=${qop}, rspauth="${rspauth}", cnonce="${quote(p.cnonce ?? '')}", nc=${p.nc}`,
       };
     }

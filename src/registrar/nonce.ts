@@ -31,9 +31,6 @@ export class Nonces {
   /** HMAC (RFC 2104) scratch: K xor ipad followed by the message, and K xor opad followed by the inner hash. */
   private readonly inner = Buffer.alloc(SHA256_BLOCK + TIME_BYTES + RANDOM_BYTES);
   private readonly outer = Buffer.alloc(SHA256_BLOCK + SHA256_BYTES);
-  /** The last nonce checked and its issue time: verify and the replay TTL both ask about the same nonce. */
-  private lastNonce = '';
-  private lastIssuedAt: number | null = null;
 
   constructor(
     secret: Buffer,
@@ -60,26 +57,21 @@ export class Nonces {
     return raw.toString('base64url');
   }
 
+  /** Whether the nonce is ours and fresh, and its life left (for the replay record's TTL): one MAC check for both. */
+  inspect(nonce: string, now: number): { state: NonceState; remainingMs: number } {
+    const issuedAt = this.verifiedIssueTime(nonce);
+    if (issuedAt === null || issuedAt > now + FUTURE_SKEW_MS) return { state: 'invalid', remainingMs: 0 };
+    const remainingMs = Math.max(0, issuedAt + this.lifetimeMs - now);
+    return { state: remainingMs === 0 ? 'stale' : 'valid', remainingMs };
+  }
+
   check(nonce: string, now: number): NonceState {
-    const issuedAt = this.issuedAt(nonce);
-    if (issuedAt === null || issuedAt > now + FUTURE_SKEW_MS) return 'invalid';
-    return now - issuedAt >= this.lifetimeMs ? 'stale' : 'valid';
+    return this.inspect(nonce, now).state;
   }
 
-  /** Life left, for the replay record's TTL; 0 for a stale or forged nonce. */
+  /** Life left; 0 for a stale or forged nonce. */
   remainingMs(nonce: string, now: number): number {
-    const issuedAt = this.issuedAt(nonce);
-    if (issuedAt === null) return 0;
-    return Math.max(0, issuedAt + this.lifetimeMs - now);
-  }
-
-  /** The issue time of a genuine nonce, else null. */
-  private issuedAt(nonce: string): number | null {
-    if (nonce === this.lastNonce) return this.lastIssuedAt;
-    const issued = this.verifiedIssueTime(nonce);
-    this.lastNonce = nonce;
-    this.lastIssuedAt = issued;
-    return issued;
+    return this.inspect(nonce, now).remainingMs;
   }
 
   private verifiedIssueTime(nonce: string): number | null {

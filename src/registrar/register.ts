@@ -274,7 +274,7 @@ export class Registrar {
     const nonceUse: NonceUse = {
       nonce: result.nonce,
       nc: result.nc,
-      ttlMs: Math.max(1000, this.auth.nonceTtlMs(result.nonce, now)),
+      ttlMs: Math.max(1000, result.nonceTtlMs),
     };
     const info = `nextnonce="${this.auth.nextNonce(now)}", ${result.info}`;
     return this.register(req, peer, now, aor, record as AccountRecord, snapshot, nonceUse, info);

@@ -12,25 +12,17 @@ export interface StoredLock {
   readonly lastAddress: string | null;
 }
 
-export function extensionView(aor: string, s: StoredLock, now: number): ExtensionLockout {
+/** An expired lock reads as unlocked with no failures (the next failure starts a new count). */
+function current(s: StoredLock, now: number): { failures: number; lockedUntil: number | null } {
   const locked = s.lockedUntil > now;
   const expired = !locked && s.lockedUntil > 0;
-  return {
-    aor,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lastAddress: s.lastAddress,
-    lockouts: s.lockouts,
-  };
+  return { failures: expired ? 0 : s.failures, lockedUntil: locked ? s.lockedUntil : null };
+}
+
+export function extensionView(aor: string, s: StoredLock, now: number): ExtensionLockout {
+  return { aor, ...current(s, now), lastAddress: s.lastAddress, lockouts: s.lockouts };
 }
 
 export function addressView(address: string, s: StoredLock, now: number): AddressLockout {
-  const locked = s.lockedUntil > now;
-  const expired = !locked && s.lockedUntil > 0;
-  return {
-    address,
-    failures: expired ? 0 : s.failures,
-    lockedUntil: locked ? s.lockedUntil : null,
-    lockouts: s.lockouts,
-  };
+  return { address, ...current(s, now), lockouts: s.lockouts };
 }
