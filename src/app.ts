@@ -18,6 +18,8 @@ import { DEFAULT_REGISTRAR_CONFIG, type RegistrarConfig } from './registrar/conf
 import { parseNetworks, inNetworks } from './registrar/address-match.js';
 import { AccountService } from './registrar/accounts.js';
 import { LockoutService } from './registrar/lockouts.js';
+import type { NonceKeys } from './registrar/nonce.js';
+import { NonceKeyService } from './registrar/nonce-keys.js';
 import { buildAdminServer } from './admin/http.js';
 import { startSipServer, type SipServer } from './server/sip-server.js';
 import type { BoundListener } from './transport/types.js';
@@ -49,14 +51,16 @@ export interface AppOptions {
   workerMetrics?: () => Promise<string>;
 }
 
-export function registrarConfigFrom(config: Config, nonceSecret: Buffer): RegistrarConfig {
+export function registrarConfigFrom(config: Config, nonceKeys: NonceKeys): RegistrarConfig {
   const r = config.registrar;
   const l = config.lockout;
   return {
     ...DEFAULT_REGISTRAR_CONFIG,
     domains: config.sip.domains,
     algorithms: r.algorithms,
-    nonceSecret,
+    domainAlgorithms: r.domainAlgorithms,
+    nextNonce: r.nextNonce,
+    nonceKeys,
     nonceLifetimeMs: r.nonceLifetimeSec * 1000,
     minExpires: r.minExpires,
     maxExpires: r.maxExpires,
@@ -138,13 +142,21 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     log,
   );
 
+  const nonceKeys = new NonceKeyService(
+    rawStore,
+    {
+      secret: config.registrar.nonceSecret,
+      previous: config.registrar.previousNonceSecret,
+      lifetimeMs: config.registrar.nonceLifetimeSec * 1000,
+    },
+    log,
+  );
   let sip: SipServer | null = null;
   if (role !== 'admin') {
-    const nonceSecret =
-      config.registrar.nonceSecret !== null ? Buffer.from(config.registrar.nonceSecret, 'utf8') : randomBytes(32);
     const trusted = parseNetworks(config.lockout.trustedNetworks);
-    registrar = new Registrar(store, registrarConfigFrom(config, nonceSecret), log);
     try {
+      registrar = new Registrar(store, registrarConfigFrom(config, await nonceKeys.load(Date.now())), log);
+      nonceKeys.follow(registrar.nonces);
       sip = await startSipServer(config, {
         registrar,
         metrics,
@@ -152,6 +164,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
         exempt: (address) => inNetworks(address, trusted),
       });
     } catch (e) {
+      nonceKeys.stop();
       await rawStore.close();
       throw e;
     }
@@ -176,6 +189,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
         (a) => accounts.resolveAor(a),
         (aor) => registrar?.forget(aor),
       ),
+      nonceKeys,
       token: adminToken,
       metrics: async () => {
         const own = await metrics.render();
@@ -204,6 +218,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     metrics,
     async stop(drainMs = 5_000) {
       await sip?.stop(drainMs);
+      nonceKeys.stop();
       await admin?.close();
       await rawStore.close();
     },

@@ -6,7 +6,6 @@
  * registrar: see Registrar.sameRequestAgain). A worker that dies is replaced.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -18,11 +17,10 @@ export async function runPrimary(config: Config, log: Logger, shutdownBoundMs: n
   const wanted = config.sip.workers;
   const live = new Set<Worker>();
   let stopping = false;
-  // Every worker must check the nonces the others issue (a phone's two REGISTERs may reach different workers): one
-  // secret for all, the configured one or one made here.
-  const env = config.registrar.nonceSecret === null ? { NONCE_SECRET: randomBytes(32).toString('base64url') } : {};
+  // Every worker checks the nonces the others issue (a phone's two REGISTERs may reach different workers): they all
+  // take the configured secret, or the one kept in Redis (registrar/nonce-keys.ts).
   const fork = (): void => {
-    const w = cluster.fork(env);
+    const w = cluster.fork();
     w.on('online', () => live.add(w));
     w.on('exit', (code, signal) => {
       live.delete(w);

@@ -36,15 +36,22 @@ export interface Config {
     workers: number;
   };
   registrar: {
+    /** Challenge order: one WWW-Authenticate each. Default MD5 alone, what every phone understands. */
     algorithms: DigestAlgorithm[];
+    /** Per-domain challenge order (opt-in SHA-256 / SHA-512-256 for a domain whose phones take them). */
+    domainAlgorithms: Record<string, DigestAlgorithm[]>;
+    /** Authentication-Info carries nextnonce (RFC 2617 3.2.3). Off: several phones answer it without qop. */
+    nextNonce: boolean;
     minExpires: number;
     maxExpires: number;
     defaultExpires: number;
     maxContacts: number;
     maxContactsPolicy: 'reject' | 'replace-oldest';
     nonceLifetimeSec: number;
-    /** HMAC key for stateless nonces; share it between instances. null: random per process. */
+    /** HMAC key for stateless nonces. null: a secret kept in the store, shared by every instance. */
     nonceSecret: string | null;
+    /** The configured secret before a rotation by hand: still verifies for one nonce lifetime after start. */
+    previousNonceSecret: string | null;
     passwordGraceSec: number;
     /** Seconds what was read for an AOR is trusted between REGISTERs (commits still check the store); 0 = always read. */
     cacheSec: number;
@@ -87,7 +94,9 @@ export const DEFAULT_CONFIG: Config = {
     workers: 1,
   },
   registrar: {
-    algorithms: ['SHA-256', 'MD5'],
+    algorithms: ['MD5'],
+    domainAlgorithms: {},
+    nextNonce: false,
     minExpires: 60,
     maxExpires: 7200,
     defaultExpires: 3600,
@@ -95,6 +104,7 @@ export const DEFAULT_CONFIG: Config = {
     maxContactsPolicy: 'reject',
     nonceLifetimeSec: 300,
     nonceSecret: null,
+    previousNonceSecret: null,
     passwordGraceSec: 86_400,
     cacheSec: 5,
   },
@@ -135,6 +145,7 @@ const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['ADMIN_TOKEN', 'admin.token'],
   ['LOG_LEVEL', 'log.level'],
   ['NONCE_SECRET', 'registrar.nonceSecret'],
+  ['NONCE_SECRET_PREVIOUS', 'registrar.previousNonceSecret'],
   ['TRUSTED_NETWORKS', 'lockout.trustedNetworks'],
 ];
 
@@ -205,6 +216,16 @@ function list(item: Check, opts: { nonEmpty?: boolean; unique?: boolean } = {}):
   };
 }
 
+/** An object whose keys pass `keyCheck` and whose values pass `item` (from the file only). */
+function map(keyCheck: Check, item: Check): Check {
+  return (v, key) => {
+    if (!isPlainObject(v)) return fail(key, 'must be an object', v);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[keyCheck(k, `${key}.${k}`) as string] = item(x, `${key}.${k}`);
+    return out;
+  };
+}
+
 const host: Check = (v, key) => {
   const s = str(v, key) as string;
   if (isIP(s) === 0 && !/^[A-Za-z0-9.-]+$/.test(s)) fail(key, 'must be an IP address or host name', v);
@@ -233,6 +254,15 @@ const network: Check = (v, key) => {
 const redisUrl: Check = (v, key) => {
   const s = nullableStr(v, key);
   if (s !== null && !/^rediss?:\/\//.test(s as string)) fail(key, 'must be a redis:// or rediss:// URL', v);
+  return s;
+};
+
+const ALGORITHMS = list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true });
+
+/** A nonce HMAC key: at least 16 bytes, as the nonce module requires. */
+const secret: Check = (v, key) => {
+  const s = nullableStr(v, key);
+  if (typeof s === 'string' && Buffer.byteLength(s, 'utf8') < 16) fail(key, 'must be at least 16 bytes', '(hidden)');
   return s;
 };
 
@@ -265,14 +295,17 @@ const SCHEMA = {
     workers: int(1, 256),
   },
   registrar: {
-    algorithms: list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true }),
+    algorithms: ALGORITHMS,
+    domainAlgorithms: map(domain, ALGORITHMS),
+    nextNonce: bool,
     minExpires: int(1, 86_400),
     maxExpires: int(1, 604_800),
     defaultExpires: int(1, 604_800),
     maxContacts: int(1, 1_000),
     maxContactsPolicy: oneOf('reject', 'replace-oldest'),
     nonceLifetimeSec: int(10, 86_400),
-    nonceSecret: nullableStr,
+    nonceSecret: secret,
+    previousNonceSecret: secret,
     passwordGraceSec: int(0, 31_536_000),
     cacheSec: int(0, 300),
   },
@@ -326,6 +359,9 @@ function crossCheck(c: Config): void {
     throw new ConfigError('registrar.minExpires', 'must not exceed registrar.maxExpires');
   if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
     throw new ConfigError('registrar.defaultExpires', 'must lie between registrar.minExpires and registrar.maxExpires');
+  }
+  for (const d of Object.keys(r.domainAlgorithms)) {
+    if (!c.sip.domains.includes(d)) throw new ConfigError(`registrar.domainAlgorithms.${d}`, 'is not in sip.domains');
   }
   if ((c.sip.tlsCert === null) !== (c.sip.tlsKey === null)) {
     throw new ConfigError(

@@ -31,7 +31,10 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBeNull();
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 8080, token: null });
     expect(c.log.level).toBe('info');
-    expect(c.registrar.algorithms).toEqual(['SHA-256', 'MD5']);
+    expect(c.registrar.algorithms).toEqual(['MD5']);
+    expect(c.registrar.domainAlgorithms).toEqual({});
+    expect(c.registrar.nextNonce).toBe(false);
+    expect(c.registrar.nonceSecret).toBeNull();
     expect(c.lockout.extension).toEqual({ threshold: 5, lockSec: 900 });
     expect(c.lockout.address).toEqual({ threshold: 20, windowSec: 600, lockSec: 900 });
   });
@@ -83,6 +86,25 @@ describe('loadConfig', () => {
     expect(errorOf({ CONFIG_FILE: file('{"registrar": {"algorithms": ["SHA-1"]}}') })).toContain(
       'registrar.algorithms[0]',
     );
+  });
+
+  it('takes per-domain algorithms for served domains only, and nonce secrets of 16 bytes or more', () => {
+    const ok = loadConfig({
+      CONFIG_FILE: file(
+        '{"sip": {"domains": ["a.test", "b.test"]}, "registrar": {"domainAlgorithms": {"b.test": ["SHA-256", "MD5"]}}}',
+      ),
+    });
+    expect(ok.registrar.domainAlgorithms).toEqual({ 'b.test': ['SHA-256', 'MD5'] });
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"domainAlgorithms": {"c.test": ["MD5"]}}}') })).toBe(
+      'config: registrar.domainAlgorithms.c.test: is not in sip.domains',
+    );
+    expect(errorOf({ CONFIG_FILE: file('{"registrar": {"domainAlgorithms": {"localhost": ["MD4"]}}}') })).toContain(
+      'registrar.domainAlgorithms.localhost[0]',
+    );
+    const short = errorOf({ CONFIG_FILE: file('{}'), NONCE_SECRET: 'short' });
+    expect(short).toContain('registrar.nonceSecret: must be at least 16 bytes');
+    expect(short).not.toContain('"short"');
+    expect(errorOf({ CONFIG_FILE: file('{}'), NONCE_SECRET_PREVIOUS: 'x' })).toContain('registrar.previousNonceSecret');
   });
 
   it('rejects a file that is missing or not JSON', () => {

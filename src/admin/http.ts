@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import { ServiceError, parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
 import type { LockoutService } from '../registrar/lockouts.js';
+import type { NonceKeyService } from '../registrar/nonce-keys.js';
 import { openApiDocument } from './openapi.js';
 import {
   addressParams,
@@ -25,6 +26,7 @@ import { accountJson, bindingJson } from './views.js';
 export interface AdminServerDeps {
   accounts: AccountService;
   lockouts: LockoutService;
+  nonceKeys: Pick<NonceKeyService, 'configured' | 'rotate'>;
   token: string;
   metrics: () => Promise<{ contentType: string; body: string }>;
   health: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
@@ -268,6 +270,14 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
       return reply.code(204).send();
     },
   );
+
+  // ---- nonce secret ----
+  app.post('/api/v1/nonce-keys/rotate', { schema: { querystring: emptyQuery } }, async (_request, reply) => {
+    if (deps.nonceKeys.configured) {
+      return reply.code(409).send({ error: 'the nonce secret is configured (NONCE_SECRET): rotate it there' });
+    }
+    return deps.nonceKeys.rotate(Date.now());
+  });
 
   return app;
 }

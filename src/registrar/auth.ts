@@ -12,7 +12,14 @@ import type { Credentials, DigestAlgorithm } from '../store/types.js';
 import type { Nonces } from './nonce.js';
 
 /** Why an answer failed; all of them count towards lockouts and all get the same response. */
-export type AuthFailure = 'realm' | 'algorithm' | 'nonce' | 'user' | 'unknown-user' | 'answer';
+export type AuthFailure = 'algorithm' | 'nonce' | 'user' | 'unknown-user' | 'answer';
+
+/**
+ * What an answer cannot be checked for, in its form, so it is challenged afresh instead of refused (contract, "SIP
+ * behaviour"; RFC 4475 3.3.7): a scheme or realm that is not ours, qop missing or not offered, an algorithm not
+ * offered, a nonce we did not issue (an earlier secret, another registrar, forged) or that expired.
+ */
+export type FormProblem = 'realm' | 'qop' | 'algorithm' | 'nonce' | 'stale-nonce';
 
 export type VerifyResult =
   | {
@@ -26,8 +33,17 @@ export type VerifyResult =
       /** Authentication-Info parameters other than nextnonce (RFC 2617 3.2.3): qop, rspauth, cnonce, nc. */
       readonly info: string;
     }
-  /** The nonce expired but the answer was right: challenge again with stale=true (RFC 7616 3.3); not a failure. */
-  | { readonly kind: 'stale' }
+  /**
+   * Challenge afresh (401). stale: the answer was right for the account's password (RFC 7616 3.3), so the phone
+   * re-answers at once without asking its user. failure: the answer could be checked and was wrong; it counts
+   * towards lockouts whatever its nonce, so a foreign nonce is no way round the counter.
+   */
+  | {
+      readonly kind: 'rechallenge';
+      readonly problem: FormProblem;
+      readonly stale: boolean;
+      readonly failure: AuthFailure | null;
+    }
   /** Answered with the password replaced less than the grace period ago: refused, not counted. */
   | { readonly kind: 'previous-password' }
   /** Not a well-formed Digest answer (RFC 2617 3.2.2.5: 400), or its uri names another resource. */
@@ -85,27 +101,41 @@ export class DigestAuth {
     const { username, realm, nonce, uri, response } = p;
     if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || !response)
       return { kind: 'malformed', detail: 'Incomplete Authorization' };
-    // We offer qop=auth (and accept auth-int); the RFC 2069 form without qop/nc/cnonce has no replay protection.
-    const qop = p.qop?.toLowerCase();
-    if (qop !== 'auth' && qop !== 'auth-int') return { kind: 'malformed', detail: 'Unsupported qop' };
-    if (p.nc === undefined || !NC_PATTERN.test(p.nc) || !p.cnonce)
+    // qop absent is the RFC 2069 form, which has no nonce-count and so no replay protection: checked, then challenged
+    // again. With a qop, nc and cnonce are mandatory (RFC 2617 3.2.2).
+    const qopToken = p.qop?.toLowerCase();
+    const qop = qopToken === undefined ? null : qopToken === 'auth' || qopToken === 'auth-int' ? qopToken : undefined;
+    if (qopToken !== undefined && (p.nc === undefined || !NC_PATTERN.test(p.nc) || !p.cnonce))
       return { kind: 'malformed', detail: 'Bad nc or cnonce' };
-    const nc = parseInt(p.nc, 16);
-    if (nc === 0) return { kind: 'malformed', detail: 'Bad nc or cnonce' };
+    const nc = p.nc === undefined ? 0 : parseInt(p.nc, 16);
+    if (qopToken !== undefined && nc === 0) return { kind: 'malformed', detail: 'Bad nc or cnonce' };
     // RFC 2617 3.2.2.5: the uri directive must name the Request-URI's resource, else 400.
     if (!sameUri(uri, input.requestUri)) return { kind: 'malformed', detail: 'Digest URI Mismatch' };
 
-    if (realm !== input.realm) return { kind: 'failed', why: 'realm' };
+    // What cannot be checked at all is challenged afresh and not counted: an answer for another realm (RFC 3261
+    // 22.3), or a qop or algorithm we cannot compute.
+    if (realm !== input.realm) return rechallenge('realm', false, null);
     const alg = parseAlgorithm(p.algorithm);
-    if (!alg || alg.session || !input.algorithms.includes(alg.algorithm)) return { kind: 'failed', why: 'algorithm' };
-    const algorithm = alg.algorithm;
+    if (alg === null) return rechallenge('algorithm', false, null);
+    if (qop === undefined) return rechallenge('qop', false, null);
+    const { algorithm, session } = alg;
     const { state: nonceState, remainingMs } = this.nonces.inspect(nonce, input.now);
-    if (nonceState === 'invalid') return { kind: 'failed', why: 'nonce' };
+    // Only our offer is accepted: qop=auth, a non-session algorithm offered to this account, a fresh nonce of ours.
+    const problem: FormProblem | null =
+      qop !== 'auth'
+        ? 'qop'
+        : session || !input.algorithms.includes(algorithm)
+          ? 'algorithm'
+          : nonceState === 'invalid'
+            ? 'nonce'
+            : nonceState === 'stale'
+              ? 'stale-nonce'
+              : null;
 
     const answerFor = (ha1: string): string =>
       computeResponse({
         algorithm,
-        session: false,
+        session,
         ha1,
         method: input.method,
         uri,
@@ -115,17 +145,16 @@ export class DigestAuth {
         cnonce: p.cnonce ?? null,
         body: input.body,
       });
+    const refuse = (why: AuthFailure): VerifyResult =>
+      problem === null ? { kind: 'failed', why } : rechallenge(problem, false, why);
 
     const ha1 = input.credentials?.ha1[algorithm];
     if (input.authId === null || username !== input.authId || ha1 === undefined) {
       hexEqual(answerFor(this.decoyHa1), response); // same work as a real check
-      return {
-        kind: 'failed',
-        why: input.authId === null ? 'unknown-user' : username !== input.authId ? 'user' : 'answer',
-      };
+      return refuse(input.authId === null ? 'unknown-user' : username !== input.authId ? 'user' : 'answer');
     }
     if (hexEqual(answerFor(ha1), response)) {
-      if (nonceState === 'stale') return { kind: 'stale' };
+      if (problem !== null) return rechallenge(problem, true, null);
       // rspauth: the same computation with an empty method (RFC 2617 3.2.3), over our empty response body.
       const rspauth = computeResponse({
         algorithm,
@@ -152,8 +181,12 @@ export class DigestAuth {
     const until = input.credentials?.previousUntil ?? null;
     if (previous !== undefined && until !== null && input.now < until && hexEqual(answerFor(previous), response))
       return { kind: 'previous-password' };
-    return { kind: 'failed', why: 'answer' };
+    return refuse('answer');
   }
+}
+
+function rechallenge(problem: FormProblem, stale: boolean, failure: AuthFailure | null): VerifyResult {
+  return { kind: 'rechallenge', problem, stale, failure };
 }
 
 /** RFC 7230 quoted-string escaping for values we put between quotes. */

@@ -1,13 +1,18 @@
 /** What the registrar core needs to know about its deployment; the loader (src/config) fills it from file and env. */
 import type { DigestAlgorithm, LockoutPolicy } from '../store/types.js';
+import type { NonceKeys } from './nonce.js';
 
 export interface RegistrarConfig {
   /** Domains served; the first is the default domain and the realm of challenges for it. */
   domains: string[];
   /** Challenge order (RFC 7616 3.7: one WWW-Authenticate per algorithm, preferred first). */
-  algorithms: DigestAlgorithm[];
-  /** HMAC key of the stateless nonces; the same on every instance sharing a store. */
-  nonceSecret: Buffer;
+  algorithms: readonly DigestAlgorithm[];
+  /** Per-domain challenge order, over `algorithms`; an account's own order wins over both. */
+  domainAlgorithms: Readonly<Record<string, readonly DigestAlgorithm[]>>;
+  /** Put nextnonce in Authentication-Info. */
+  nextNonce: boolean;
+  /** HMAC keys of the stateless nonces; the same on every instance sharing a store (./nonce-keys.ts). */
+  nonceKeys: NonceKeys;
   nonceLifetimeMs: number;
   /** Seconds (RFC 3261 10.3 step 7, 20.23). */
   minExpires: number;
@@ -35,9 +40,11 @@ export const DEFAULT_LOCKOUT_POLICY: LockoutPolicy = {
   escalation: { windowMs: 24 * 60 * MINUTE, factor: 2, permanentAfter: 0 },
 };
 
-export const DEFAULT_REGISTRAR_CONFIG: Omit<RegistrarConfig, 'nonceSecret'> = {
+export const DEFAULT_REGISTRAR_CONFIG: Omit<RegistrarConfig, 'nonceKeys'> = {
   domains: ['localhost'],
-  algorithms: ['SHA-256', 'MD5'],
+  algorithms: ['MD5'],
+  domainAlgorithms: {},
+  nextNonce: false,
   nonceLifetimeMs: 5 * MINUTE,
   minExpires: 60,
   maxExpires: 7200,

@@ -3,12 +3,17 @@
  * RFC 2617 / 7616 / 8760, or an `ip` account's source address), whether lockouts let it in, and what it does to the
  * AOR's bindings. The dispatcher hands us a parsed request and sends back what we return.
  *
- * Authentication failure policy: a wrong answer, an unknown user, a username other than the account's auth ID, a
- * foreign realm, a forged nonce and a replayed (nonce, nc) all get the same 403 Forbidden with no extra header, and
- * all are counted towards lockouts. We chose 403 over a fresh 401 challenge (what some servers do) because a phone
- * with a wrong password that gets 401 re-sends the same wrong answer at once, forever; 403 makes it stop and show an
- * error, and gives a guesser nothing a wrong password would not. Not counted: the first unauthenticated REGISTER
- * (answered 401) and a right answer with an expired nonce (401 stale=true).
+ * Authentication policy (contract, "SIP behaviour"). An answer we cannot check for its form (a scheme or realm not
+ * ours, qop missing or not offered, an algorithm not offered, a nonce we did not issue or that expired, a (nonce, nc)
+ * used before) is challenged afresh with 401, never refused: phones answer a 401 at once and a 403 makes them stop, so
+ * a restart, another instance's nonce or a client quirk must never cost a phone its registration. `stale=true` marks
+ * such a challenge when the answer was right for the password, and then nothing is counted. A wrong answer is always
+ * counted towards lockouts, whatever its nonce, so foreign nonces are no way round the counter.
+ *
+ * A wrong answer with a nonce of ours, an unknown user and another user's credentials get 403 Forbidden, the same
+ * for each. We answer 403 rather than a fresh 401 there because a phone with a wrong password that gets 401 re-sends
+ * the same wrong answer at once, forever; 403 makes it stop and show an error, and gives a guesser nothing a wrong
+ * password would not. 400 is only for a Digest answer that does not parse.
  */
 import type { Logger } from 'pino';
 import { header, headers, type Peer, type SipRequest } from '../sip/message.js';
@@ -46,12 +51,13 @@ export type RejectReason =
   | 'stale-password';
 
 export type RegisterOutcome =
-  | { kind: 'challenged' }
+  /** stale: the answer was right but its form could not be accepted (nonce expired, foreign, replayed...). */
+  | { kind: 'challenged'; stale?: boolean; authFailure?: AuthFailureReason }
   | { kind: 'registered'; added: number; refreshed: number; removed: number }
   | { kind: 'rejected'; reason: RejectReason; authFailure?: AuthFailureReason };
 
 /** Why an authentication failed, for the failure counter (a bounded set; never shown to the client). */
-export type AuthFailureReason = AuthFailure | 'replay';
+export type AuthFailureReason = AuthFailure;
 
 export interface RegistrarReply {
   status: number;
@@ -99,6 +105,8 @@ function fromAllowedAddress(account: AccountRecord['account'], address: string):
 }
 
 export class Registrar {
+  /** The nonce keys in use; replaced when the store's key ring changes (a rotation). */
+  readonly nonces: Nonces;
   private readonly auth: DigestAuth;
   private readonly cache: RegistrationCache;
   private readonly trusted: Network[];
@@ -109,7 +117,8 @@ export class Registrar {
     private readonly config: RegistrarConfig,
     private readonly logger: Logger,
   ) {
-    this.auth = new DigestAuth(new Nonces(config.nonceSecret, config.nonceLifetimeMs));
+    this.nonces = new Nonces(config.nonceKeys, config.nonceLifetimeMs);
+    this.auth = new DigestAuth(this.nonces);
     this.cache = new RegistrationCache(config.cacheMs);
     this.trusted = parseNetworks(config.trustedNetworks);
     this.domains = new Set(config.domains.map((d) => d.toLowerCase()));
@@ -174,7 +183,7 @@ export class Registrar {
         // The first REGISTER of a full registration: challenged without reading the store.
         const account = cached.record?.account;
         if (account !== undefined && account.authType === 'digest' && account.enabled) {
-          return this.challenge(domain, account.algorithms ?? this.config.algorithms, now, false);
+          return this.challenge(domain, this.algorithmsFor(domain, account), now, false);
         }
       }
       const snapshot = cached ?? (await this.store.loadRegistration(aor, peer.address, now));
@@ -207,27 +216,27 @@ export class Registrar {
 
     const record = snapshot.record;
     const account = record?.account ?? null;
-    // Unknown users are challenged with the configured algorithms, like everybody else.
-    const algorithms: readonly DigestAlgorithm[] = account?.algorithms ?? this.config.algorithms;
+    // Unknown users are challenged with the domain's algorithms, like everybody else.
+    const algorithms = this.algorithmsFor(domain, account);
 
     if (account !== null && account.authType === 'ip') {
       if (!account.enabled || !fromAllowedAddress(account, peer.address))
         return forbidden(account.enabled ? 'forbidden' : 'disabled');
-      return this.register(req, peer, now, aor, record as AccountRecord, snapshot, null, null);
+      return this.register(req, peer, now, aor, domain, record as AccountRecord, snapshot, null, null);
     }
     if (account !== null && !account.enabled) return forbidden('disabled');
 
-    // Step 3 (RFC 3261 22.4): authenticate. Credentials of other schemes are not an answer to our challenge.
+    // Step 3 (RFC 3261 22.4): authenticate. Credentials of other schemes are not an answer to our challenge; of
+    // several Digest answers (one per realm a proxy on the way challenged for), ours is the one for our realm.
     // Step 4 (only its own AOR) is the auth ID check inside verify: another user's name fails like a wrong password.
-    const digests: DigestCredentials[] = [];
+    let creds: DigestCredentials | undefined;
     for (const value of headers(req, 'authorization')) {
       const c = parseAuthorization(value);
       // A broken Digest answer is 400 (RFC 2617 3.2.2.5); other schemes (e.g. token68 Bearer) are simply not ours.
       if (c === null && /^\s*digest(\s|$)/i.test(value)) return reject(400, 'Malformed Authorization', 'invalid');
-      if (c !== null && c.scheme.toLowerCase() === 'digest') digests.push(c);
+      if (c === null || c.scheme.toLowerCase() !== 'digest') continue;
+      if (creds === undefined || (creds.params.realm !== domain && c.params.realm === domain)) creds = c;
     }
-    if (digests.length === 0) return this.challenge(domain, algorithms, now, false);
-    const creds = digests.find((c) => c.params.realm === domain) ?? digests[0];
     if (creds === undefined) return this.challenge(domain, algorithms, now, false);
 
     const result = this.auth.verify({
@@ -244,8 +253,12 @@ export class Registrar {
     switch (result.kind) {
       case 'malformed':
         return reject(400, result.detail, 'invalid');
-      case 'stale':
-        return this.challenge(domain, algorithms, now, true);
+      case 'rechallenge': {
+        if (result.failure !== null) await this.countFailure(account === null ? null : aor, peer, now, result.failure);
+        const reply = this.challenge(domain, algorithms, now, result.stale);
+        if (result.failure !== null) reply.outcome = { kind: 'challenged', authFailure: result.failure };
+        return reply;
+      }
       case 'previous-password':
         await this.store.recordStaleDevice(aor, peer.address, now);
         this.logger.warn(
@@ -254,7 +267,8 @@ export class Registrar {
         );
         return reject(403, 'Password Changed', 'stale-password');
       case 'failed':
-        return this.fail(account === null ? null : aor, peer, now, result.why);
+        await this.countFailure(account === null ? null : aor, peer, now, result.why);
+        return { ...forbidden('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: result.why } };
       case 'ok':
         break;
     }
@@ -276,8 +290,14 @@ export class Registrar {
       nc: result.nc,
       ttlMs: Math.max(1000, result.nonceTtlMs),
     };
-    const info = `nextnonce="${this.auth.nextNonce(now)}", ${result.info}`;
-    return this.register(req, peer, now, aor, record as AccountRecord, snapshot, nonceUse, info);
+    // nextnonce is off by default: several phones (linphone's belle-sip) answer it without qop on their next request.
+    const info = this.config.nextNonce ? `nextnonce="${this.auth.nextNonce(now)}", ${result.info}` : result.info;
+    return this.register(req, peer, now, aor, domain, record as AccountRecord, snapshot, nonceUse, info);
+  }
+
+  /** The account's own challenge order, else its domain's, else the registrar's (contract: MD5 alone by default). */
+  private algorithmsFor(domain: string, account: AccountRecord['account'] | null): readonly DigestAlgorithm[] {
+    return account?.algorithms ?? this.config.domainAlgorithms[domain] ?? this.config.algorithms;
   }
 
   private challenge(
@@ -290,12 +310,12 @@ export class Registrar {
       status: 401,
       reason: 'Unauthorized',
       headers: this.auth.challenge(realm, algorithms, now, stale),
-      outcome: { kind: 'challenged' },
+      outcome: stale ? { kind: 'challenged', stale } : { kind: 'challenged' },
     };
   }
 
   /** Counts the failure (extension only when the account exists; address unless trusted) and logs lockouts. */
-  private async fail(aor: string | null, peer: Peer, now: number, why: AuthFailureReason): Promise<RegistrarReply> {
+  private async countFailure(aor: string | null, peer: Peer, now: number, why: AuthFailureReason): Promise<void> {
     if (aor !== null) this.cache.forget(aor); // its lockout state is about to change
     const countAddress = !inNetworks(peer.address, this.trusted);
     const outcome = await this.store.recordFailure({
@@ -338,7 +358,6 @@ export class Registrar {
         'source address locked',
       );
     }
-    return { ...forbidden('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: why } };
   }
 
   /** Steps 6-8: apply the contacts and commit, re-reading and re-applying when another REGISTER got in first. */
@@ -347,6 +366,7 @@ export class Registrar {
     peer: Peer,
     now: number,
     aor: string,
+    domain: string,
     record: AccountRecord,
     snapshot: RegistrationSnapshot,
     nonce: NonceUse | null,
@@ -407,10 +427,9 @@ export class Registrar {
       return storeDown();
     }
     if (result === 'conflict') return CONFLICT;
-    if (result === 'replay') {
-      this.cache.forget(aor);
-      return this.fail(aor, peer, now, 'replay');
-    }
+    // A (nonce, nc) used before, with a right answer: SIP.js re-sends its last Authorization on every refresh, and
+    // a captured packet must not let anyone lock out its extension. Challenge afresh, count nothing.
+    if (result === 'replay') return this.challenge(domain, this.algorithmsFor(domain, record.account), now, true);
     // Both adapters bump the version by one on a commit: the cache now holds what the store holds.
     this.cache.committed(aor, { ...snapshot, bindings: outcome.bindings, version: snapshot.version + 1 });
     this.logChanges(aor, peer, outcome);

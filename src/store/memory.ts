@@ -18,6 +18,7 @@ import type {
   FailureOutcome,
   FailureRecord,
   LockoutPolicy,
+  NonceKeyRing,
   NonceUse,
   Page,
   RegistrationCommit,
@@ -161,6 +162,8 @@ export class MemoryStore implements Store {
   private readonly extensionLocks = new Map<string, LockState>();
   private readonly addressLocks = new Map<string, LockState>();
   /** The highest `now` any caller passed: the sweep's clock. */
+  /** In process: a restart makes a new one, and the phones' next refresh is challenged with stale=true. */
+  private keyRing: NonceKeyRing | null = null;
   private clock = Date.now();
   private timer: NodeJS.Timeout | null;
 
@@ -365,6 +368,16 @@ export class MemoryStore implements Store {
     for (const s of this.extensionLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
     for (const s of this.addressLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
     return n;
+  }
+
+  async nonceKeyRing(candidate: string): Promise<NonceKeyRing> {
+    this.keyRing ??= { current: candidate, previous: null, rotatedAt: null };
+    return this.keyRing;
+  }
+
+  async rotateNonceKey(next: string, now: number): Promise<NonceKeyRing> {
+    this.keyRing = { current: next, previous: this.keyRing?.current ?? null, rotatedAt: now };
+    return this.keyRing;
   }
 
   async ping(): Promise<void> {}

@@ -277,6 +277,17 @@ if s.lockedUntil > tonumber(ARGV[2]) then return 1 end
 return 0
 `,
   ),
+
+  /** KEYS: nonce key ring. ARGV: next secret, now -> the ring's field pairs. The old current becomes previous. */
+  sipregRotateNonceKey: script(
+    1,
+    `
+local cur = redis.call('HGET', KEYS[1], 'current')
+if cur then redis.call('HSET', KEYS[1], 'previous', cur) end
+redis.call('HSET', KEYS[1], 'current', ARGV[1], 'rotatedAt', ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`,
+  ),
 } as const satisfies Record<string, ScriptDef>;
 
 export type ScriptName = keyof typeof SCRIPTS;

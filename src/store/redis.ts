@@ -23,6 +23,7 @@ import type {
   FailureOutcome,
   FailureRecord,
   Ha1Set,
+  NonceKeyRing,
   NonceUse,
   Page,
   RegistrationCommit,
@@ -100,6 +101,9 @@ export class RedisStore implements Store {
   }
   private get addrLocksIdx(): string {
     return `${this.p}locks:addr`;
+  }
+  private get nonceKeysKey(): string {
+    return `${this.p}nonce-keys`;
   }
 
   // Accounts
@@ -378,6 +382,18 @@ export class RedisStore implements Store {
     for (const aor of aors) this.queue(pipe, 'sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now]);
     for (const a of addresses) this.queue(pipe, 'sipregLift', [this.addrKey(a), this.addrLocksIdx], [a, now]);
     return (await execAll(pipe)).filter((r) => r === 1).length;
+  }
+
+  async nonceKeyRing(candidate: string): Promise<NonceKeyRing> {
+    const tx = this.redis.multi();
+    tx.hsetnx(this.nonceKeysKey, 'current', candidate);
+    tx.hgetall(this.nonceKeysKey);
+    const [, ring] = await execAll(tx);
+    return decodeKeyRing(ring as Record<string, string>);
+  }
+
+  async rotateNonceKey(next: string, now: number): Promise<NonceKeyRing> {
+    return decodeKeyRing(pairsToHash(await this.run('sipregRotateNonceKey', [this.nonceKeysKey], [next, now])));
   }
 
   async ping(): Promise<void> {
@@ -680,4 +696,9 @@ function decodeLockReply(v: unknown): StoredLock & { lockedNow: boolean } {
     lockouts: Number(a[3]),
     lockedNow: a[4] === '1',
   };
+}
+
+function decodeKeyRing(h: Record<string, string>): NonceKeyRing {
+  if (!h.current) throw new Error('nonce key ring has no current secret');
+  return { current: h.current, previous: h.previous || null, rotatedAt: h.rotatedAt ? Number(h.rotatedAt) : null };
 }

@@ -153,6 +153,18 @@ export interface FailureOutcome {
   readonly addressLockedNow: boolean;
 }
 
+/**
+ * The secrets digest nonces are signed with, shared by every instance on the store (so a restart, or a phone moving
+ * to another instance, does not invalidate its nonce). Created once; a rotation moves current to previous.
+ */
+export interface NonceKeyRing {
+  /** base64url, at least 16 bytes. */
+  readonly current: string;
+  readonly previous: string | null;
+  /** When current replaced previous; null before the first rotation. */
+  readonly rotatedAt: number | null;
+}
+
 export interface Page<T> {
   readonly items: readonly T[];
   readonly nextCursor: string | null;
@@ -198,6 +210,12 @@ export interface Store {
   liftAddress(address: string, now: number): Promise<boolean>;
   /** Lifts every lockout; returns how many were lifted. */
   liftAll(now: number): Promise<number>;
+
+  // Nonce secrets
+  /** The shared key ring; when there is none yet, `candidate` becomes its current secret (atomically: first wins). */
+  nonceKeyRing(candidate: string): Promise<NonceKeyRing>;
+  /** Makes `next` the current secret and the current one the previous. */
+  rotateNonceKey(next: string, now: number): Promise<NonceKeyRing>;
 
   /** Rejects when the store does not answer. */
   ping(): Promise<void>;

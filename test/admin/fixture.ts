@@ -4,6 +4,7 @@ import pino from 'pino';
 import { buildAdminServer } from '../../src/admin/http.js';
 import { AccountService } from '../../src/registrar/accounts.js';
 import { LockoutService } from '../../src/registrar/lockouts.js';
+import { NonceKeyService } from '../../src/registrar/nonce-keys.js';
 import type { Binding, LockoutPolicy, Store } from '../../src/store/types.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
@@ -17,7 +18,10 @@ export interface AdminFixture {
   close(): Promise<void>;
 }
 
-export async function startAdmin(store: Store, opts: { healthy?: boolean } = {}): Promise<AdminFixture> {
+export async function startAdmin(
+  store: Store,
+  opts: { healthy?: boolean; nonceSecret?: string } = {},
+): Promise<AdminFixture> {
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void logs.push(s) });
   const accounts = new AccountService(
@@ -29,6 +33,11 @@ export async function startAdmin(store: Store, opts: { healthy?: boolean } = {})
   const app = await buildAdminServer({
     accounts,
     lockouts,
+    nonceKeys: new NonceKeyService(
+      store,
+      { secret: opts.nonceSecret ?? null, previous: null, lifetimeMs: 300_000 },
+      logger,
+    ),
     token: TOKEN,
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'sipreg_up 1\n' }),
     health: async () => ({ ok: opts.healthy ?? true, detail: { store: store.kind } }),

@@ -55,6 +55,7 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
       ['DELETE', '/api/v1/blacklist'],
       ['DELETE', '/api/v1/blacklist/extensions/x'],
       ['DELETE', '/api/v1/blacklist/addresses/192.0.2.1'],
+      ['POST', '/api/v1/nonce-keys/rotate'],
       ['GET', '/api/v1/no-such-route'],
     ];
     it('answers 401 JSON on every /api/v1 route without a token, with a wrong one, or a malformed header', async () => {
@@ -451,6 +452,32 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
       expect(lifts.map((e) => e.what)).toEqual(['lockout.lift.extension', 'lockout.lift.address', 'lockout.lift.all']);
       for (const e of lifts) expect(e).toMatchObject({ who: 'admin', at: expect.any(String) });
     });
+  });
+
+  describe('nonce keys', () => {
+    it('rotates the stored secret: the old one becomes previous', async () => {
+      const before = await store.nonceKeyRing('unused-candidate-0000');
+      const r = await api('POST', '/api/v1/nonce-keys/rotate');
+      expect(r.status).toBe(200);
+      expect((r.body as Json).rotatedAt).toEqual(expect.any(Number));
+      const after = await store.nonceKeyRing('unused-candidate-0000');
+      expect(after.previous).toBe(before.current);
+      expect(after.current).not.toBe(before.current);
+      expect(r.text).not.toContain(after.current);
+    });
+  });
+});
+
+describe('nonce keys, configured', () => {
+  it('refuses a rotation with 409 when NONCE_SECRET is configured', async () => {
+    const admin = await startAdmin(new MemoryStore(), { nonceSecret: 'configured-secret-123456' });
+    try {
+      const r = await call(admin.url, 'POST', '/api/v1/nonce-keys/rotate');
+      expect(r.status).toBe(409);
+      expect(r.body).toEqual({ error: 'the nonce secret is configured (NONCE_SECRET): rotate it there' });
+    } finally {
+      await admin.close();
+    }
   });
 });
 

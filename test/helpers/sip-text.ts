@@ -22,7 +22,8 @@ export interface RegisterSpec {
   /** Expires header; null = absent (the default). */
   expires?: number | string | null;
   /** Authorization header value; absent by default. */
-  authorization?: string;
+  /** One Authorization header, or several (one per realm). */
+  authorization?: string | readonly string[];
   userAgent?: string;
   /** More header lines, in order, after the others. */
   extra?: Array<[string, string]>;
@@ -48,7 +49,12 @@ export function registerHeaderLines(s: RegisterSpec = {}): Array<[string, string
   ];
   for (const c of s.contacts ?? [`<sip:${user}@127.0.0.1:5070>`]) lines.push(['Contact', c]);
   if (s.expires !== undefined && s.expires !== null) lines.push(['Expires', String(s.expires)]);
-  if (s.authorization !== undefined) lines.push(['Authorization', s.authorization]);
+  for (const a of s.authorization === undefined
+    ? []
+    : typeof s.authorization === 'string'
+      ? [s.authorization]
+      : s.authorization)
+    lines.push(['Authorization', a]);
   if (s.userAgent !== undefined) lines.push(['User-Agent', s.userAgent]);
   lines.push(...(s.extra ?? []));
   lines.push(['Content-Length', String(Buffer.byteLength(s.body ?? ''))]);

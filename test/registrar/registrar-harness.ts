@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { DEFAULT_REGISTRAR_CONFIG, type RegistrarConfig } from '../../src/registrar/config.js';
 import { Registrar, type RegistrarReply } from '../../src/registrar/register.js';
+import { singleKey } from '../../src/registrar/nonce.js';
 import type { Peer, SipRequest } from '../../src/sip/message.js';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parse.js';
 import type { Account, Credentials, DigestAlgorithm, Store } from '../../src/store/types.js';
@@ -77,7 +78,7 @@ export class Harness {
     this.config = {
       ...DEFAULT_REGISTRAR_CONFIG,
       domains: [DOMAIN, OTHER_DOMAIN],
-      nonceSecret: randomBytes(32),
+      nonceKeys: singleKey(randomBytes(32)),
       ...config,
     };
     const sink = new Writable({

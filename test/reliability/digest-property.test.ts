@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DigestAuth, type VerifyInput } from '../../src/registrar/auth.js';
-import { Nonces } from '../../src/registrar/nonce.js';
+import { Nonces, singleKey } from '../../src/registrar/nonce.js';
 import { computeHa1 } from '../../src/sip/digest.js';
 import type { DigestAlgorithm } from '../../src/store/types.js';
 import { answer, parseAuthParams, parseChallenge } from '../helpers/digest-client.js';
@@ -16,7 +16,7 @@ const URI = 'sip:example.com';
 const ALGORITHMS: DigestAlgorithm[] = ['MD5', 'SHA-256', 'SHA-512-256'];
 const NOW = 1_700_000_000_000;
 
-const nonces = new Nonces(Buffer.from('property-test-nonce-secret'), 300_000);
+const nonces = new Nonces(singleKey(Buffer.from('property-test-nonce-secret')), 300_000);
 const auth = new DigestAuth(nonces);
 
 const token = fc.stringMatching(/^[A-Za-z0-9._~-]{1,24}$/);

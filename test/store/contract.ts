@@ -92,6 +92,21 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
     const fail = (aor: string | null, address: string, now: number, countAddress = true) =>
       store.recordFailure({ aor, address, countAddress, now, policy });
 
+    describe('nonce key ring', () => {
+      it('is created once from the first candidate; later candidates do not replace it', async () => {
+        const first = await store.nonceKeyRing('first-secret-aaaaaaaaaa');
+        expect(first).toEqual({ current: 'first-secret-aaaaaaaaaa', previous: null, rotatedAt: null });
+        expect(await store.nonceKeyRing('second-secret-bbbbbbbbb')).toEqual(first);
+      });
+
+      it('a rotation makes the current secret the previous one', async () => {
+        await store.nonceKeyRing('first-secret-aaaaaaaaaa');
+        const ring = await store.rotateNonceKey('next-secret-cccccccccc', T0);
+        expect(ring).toEqual({ current: 'next-secret-cccccccccc', previous: 'first-secret-aaaaaaaaaa', rotatedAt: T0 });
+        expect(await store.nonceKeyRing('ignored-dddddddddddddd')).toEqual(ring);
+      });
+    });
+
     describe('accounts', () => {
       it('creates and reads back every field faithfully; refuses a duplicate', async () => {
         const rec: AccountRecord = {
