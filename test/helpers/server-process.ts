@@ -15,6 +15,8 @@ export const ADMIN_TOKEN = 'reliability-test-token';
 export interface ServerProcess extends Launched {
   udpPort: number;
   tcpPort: number;
+  /** -1 without a TLS listener. */
+  tlsPort: number;
   adminUrl: string;
   /** VmRSS in kB from /proc/<pid>/status; null once the process is gone. */
   rssKb(): number | null;
@@ -47,26 +49,40 @@ export interface Launched {
   waitFor(pred: (line: string) => boolean, ms?: number): Promise<string>;
 }
 
-/** Starts `node dist/main.js` and collects its output lines; does not wait for anything. */
-export function launch(env: Record<string, string> = {}, config: object = {}): Launched {
+/** The repository's own config/default.json: what `npm start` runs with. */
+export const DEFAULT_CONFIG = join(ROOT, 'config', 'default.json');
+
+/**
+ * Starts `node dist/main.js` and collects its output lines; does not wait for anything. `config` is written to a file
+ * of its own, or DEFAULT_CONFIG is used as is. An env value of undefined leaves that variable unset.
+ */
+export function launch(
+  env: Record<string, string | undefined> = {},
+  config: object | typeof DEFAULT_CONFIG = {},
+): Launched {
   if (!existsSync(MAIN)) throw new Error('dist/main.js is missing: run `npm run build` (npm test does it first)');
-  const dir = mkdtempSync(join(tmpdir(), 'sipreg-proc-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  let configFile = DEFAULT_CONFIG;
+  if (config !== DEFAULT_CONFIG) {
+    const dir = mkdtempSync(join(tmpdir(), 'sipreg-proc-'));
+    dirs.push(dir);
+    configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config));
+  }
+  const merged: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    CONFIG_FILE: configFile,
+    SIP_HOST: '127.0.0.1',
+    SIP_UDP_PORT: '0',
+    SIP_TCP_PORT: '0',
+    SIP_DOMAINS: 'example.com',
+    ADMIN_PORT: '0',
+    ADMIN_TOKEN,
+    NONCE_SECRET: 'reliability-test-nonce-secret',
+    ...env,
+  };
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      CONFIG_FILE: join(dir, 'config.json'),
-      SIP_HOST: '127.0.0.1',
-      SIP_UDP_PORT: '0',
-      SIP_TCP_PORT: '0',
-      SIP_DOMAINS: 'example.com',
-      ADMIN_PORT: '0',
-      ADMIN_TOKEN,
-      NONCE_SECRET: 'reliability-test-nonce-secret',
-      ...env,
-    },
+    env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -101,7 +117,10 @@ export function launch(env: Record<string, string> = {}, config: object = {}): L
 }
 
 /** Starts the server and waits until its admin API (and so its SIP listeners) is up. */
-export async function spawnServer(env: Record<string, string> = {}, config: object = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  env: Record<string, string | undefined> = {},
+  config: object | typeof DEFAULT_CONFIG = {},
+): Promise<ServerProcess> {
   const { child, lines, exit, waitFor } = launch(env, config);
   const adminLine = await waitFor((l) => l.includes('admin API listening'), 15_000);
   const port = (transport: string): number => {
@@ -120,6 +139,7 @@ export async function spawnServer(env: Record<string, string> = {}, config: obje
     lines,
     udpPort: port('udp'),
     tcpPort: port('tcp'),
+    tlsPort: port('tls'),
     adminUrl: `http://127.0.0.1:${adminPort}`,
     exit,
     rssKb: () => rssKb(pid),
@@ -128,14 +148,19 @@ export async function spawnServer(env: Record<string, string> = {}, config: obje
 }
 
 /** Creates digest accounts through the admin API (in parallel, a few at a time). */
-export async function createAccounts(adminUrl: string, users: readonly string[], password: string): Promise<void> {
+export async function createAccounts(
+  adminUrl: string,
+  users: readonly string[],
+  password: string,
+  domain = 'example.com',
+): Promise<void> {
   const queue = [...users];
   const worker = async (): Promise<void> => {
     for (let u = queue.shift(); u !== undefined; u = queue.shift()) {
       const res = await fetch(`${adminUrl}/api/v1/accounts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ username: u, domain: 'example.com', password }),
+        body: JSON.stringify({ username: u, domain, password }),
       });
       if (res.status !== 201) throw new Error(`create ${u}: ${res.status} ${await res.text()}`);
     }
