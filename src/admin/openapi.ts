@@ -164,6 +164,16 @@ export function openApiDocument(): Schema {
           responses: { '204': ok('lifted'), '404': err('not locked'), ...common },
         },
       },
+      '/api/v1/nonce-keys/rotate': {
+        post: {
+          summary: 'Replace the nonce secret kept in the store; the old one verifies for one nonce lifetime',
+          responses: {
+            '200': ok('rotated', { type: 'object', properties: { rotatedAt: { type: 'integer' } } }),
+            '409': err('the secret is configured (NONCE_SECRET)'),
+            ...common,
+          },
+        },
+      },
       '/metrics': {
         get: { summary: 'Prometheus metrics', security: [], responses: { '200': ok('text exposition format') } },
       },

@@ -81,13 +81,14 @@ function start(cmd: string, args: string[], home: string, boundMs: number): Clie
 /**
  * sipsak 0.9.8 in usrloc mode (-U): registers `contactPort`'s contact with the given expiry (0 removes it). sipsak reads
  * only the first WWW-Authenticate and knows MD5 alone; its default auth username keeps the '@' of the URI, so -u.
+ * The port in the target URI stops its DNS SRV lookups of the domain (strace showed them leaving for the resolver).
  */
 export function sipsak(t: Target, expires: number, contactPort: number): Promise<{ code: number; output: string }> {
   const args = [
     '-U',
     '-i',
     '-s',
-    `sip:${t.user}@${t.domain}`,
+    `sip:${t.user}@${t.domain}:${t.port}`,
     '--outbound-proxy',
     `127.0.0.1:${t.port}`,
     '-H',
