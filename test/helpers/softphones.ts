@@ -53,6 +53,22 @@ export interface Client {
   kill(): void;
 }
 
+/**
+ * Waits until linphonec itself reports its account registered (`status register`), polling for at most `ms`. The
+ * registrar commits a binding before its 200 reaches the phone, so a command sent on seeing the binding could reach
+ * linphonec while its REGISTER transaction is still open, and be dropped.
+ */
+export async function linphonecRegistered(phone: Client, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const seen = phone.output.length;
+    phone.send('status register');
+    await new Promise((r) => setTimeout(r, 250));
+    if (/registered, identity=/.test(phone.output.slice(seen).join(''))) return true;
+  }
+  return false;
+}
+
 function start(cmd: string, args: string[], home: string, boundMs: number): Client {
   const child = spawn(cmd, args, {
     cwd: home,

@@ -3,6 +3,7 @@
  * challenges, answers, refreshes in one round trip, replay, expiry rules, contact lists, ordering, limits, ip accounts,
  * and no user enumeration. The digest client is the tests' own (test/helpers/digest-client.ts).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { StreamClient, UdpClient, first, type TestResponse } from '../helpers/sip-client.js';
@@ -287,6 +288,22 @@ describe.each(STORE_KINDS)('REGISTER with the %s store', (kind) => {
     expect((await phone.register()).status).toBe(403);
     await t.app.accounts.update(`${user}@example.com`, { allowedAddresses: ['127.0.0.1'] });
     expect((await phone.register()).status).toBe(200);
+  });
+
+  it('RFC 4475 3.3.7 (regaut01): an Authorization of an unknown scheme gets a fresh 401 challenge', async () => {
+    const torture = readFileSync(new URL('../fixtures/torture/valid/regaut01.dat', import.meta.url), 'latin1');
+    await t.app.accounts.create({ username: 'j.user', domain: 'example.com', password: PASSWORD }).catch(() => {});
+    for (const user of ['j.user', `nobody${kind}`]) {
+      const text = torture.replaceAll('j.user', user).replace(/\r?\n/g, '\r\n');
+      const r = await tcp.request(text);
+      expect(r.status, user).toBe(401);
+      expect(r.headers.get('www-authenticate'), user).toEqual([
+        expect.stringMatching(
+          /^Digest realm="example\.com", nonce="[^"]+", opaque="[^"]+", algorithm=MD5, qop="auth"$/,
+        ),
+      ]);
+    }
+    expect((await t.app.store.listLockouts(Date.now())).extensions).toEqual([]);
   });
 
   it('rejects malformed Authorization, a non-SIP Contact and a junk Expires with a 4xx and stores nothing', async () => {

@@ -18,6 +18,7 @@ import {
   baresip,
   cleanHomes,
   linphonec,
+  linphonecRegistered,
   requireClient,
   sipsak,
   type SipTransport,
@@ -133,6 +134,7 @@ describe('real softphones against the default configuration', () => {
       expect(live, phone.output.join('')).toHaveLength(1);
       expect(live[0]?.userAgent).toMatch(/^Linphonec?\//i);
       expect(live[0]?.transport).toBe(transport);
+      expect(await linphonecRegistered(phone, 8_000), phone.output.join('')).toBe(true);
       phone.send('unregister');
       const gone = await until(t.user, (b) => b.length === 0, 8_000);
       phone.send('quit');
@@ -155,6 +157,7 @@ describe('real softphones against the default configuration', () => {
       const refreshed = await until(t.user, (b) => b.length === 1 && b[0]?.updatedAt !== registeredAt, 70_000);
       expect(refreshed[0]?.updatedAt, phone.output.join('')).not.toBe(registeredAt);
       expect(refreshed[0]?.cseq).toBeGreaterThan(first[0]?.cseq ?? 0);
+      expect(await linphonecRegistered(phone, 8_000), phone.output.join('')).toBe(true);
       phone.send('quit');
       await phone.exit;
       expect(await until(t.user, (b) => b.length === 0, 8_000)).toEqual([]);
