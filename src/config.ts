@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { DigestAlgorithm } from './store/types.js';
+import type { DigestAlgorithm } from './domain/types.js';
 
 export type Port = number | 'off';
 

@@ -2,7 +2,7 @@
  * JSON schemas of the admin API: request validation (fastify/ajv) and the OpenAPI document share them.
  * Every object refuses unknown properties so a misspelt field is a 400 naming it, never silently ignored.
  */
-import { DIGEST_ALGORITHMS } from '../store/types.js';
+import { DIGEST_ALGORITHMS } from '../domain/types.js';
 
 const algorithms = {
   type: 'array',

@@ -2,7 +2,7 @@
  * What the admin API shows of the domain objects: explicit field lists (so a secret added to a store type later can
  * never leak by accident) and ISO-8601 times for people.
  */
-import type { Account, Binding } from '../store/types.js';
+import type { Account, Binding } from '../domain/types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

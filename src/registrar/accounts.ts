@@ -17,9 +17,8 @@ import {
   type Credentials,
   type DigestAlgorithm,
   type Ha1Set,
-  type Page,
-  type Store,
-} from '../store/types.js';
+} from '../domain/types.js';
+import { type Page, type Store } from '../store/types.js';
 import { parseNetwork } from './address-match.js';
 import { checkPassword, generatePassword, type PasswordPolicy } from './passwords.js';
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { computeResponse, hexEqual, parseAlgorithm } from '../sip/digest.js';
 import { parseSipUri, uriComparisonKey } from '../sip/uri.js';
-import type { Credentials, DigestAlgorithm } from '../store/types.js';
+import type { Credentials, DigestAlgorithm } from '../domain/types.js';
 import type { Nonces } from './nonce.js';
 
 /** Why an answer failed; all of them count towards lockouts and all get the same response. */

@@ -5,7 +5,7 @@
  */
 import type { ContactEntry } from '../sip/headers.js';
 import { parseSipUri, uriComparisonKey } from '../sip/uri.js';
-import type { Binding, BindingSource } from '../store/types.js';
+import type { Binding, BindingSource } from '../domain/types.js';
 import { decideExpiry, type ExpiryLimits } from './expiry.js';
 
 export interface BindingRules {

@@ -1,5 +1,5 @@
 /** What the registrar core needs to know about its deployment; the loader (src/config) fills it from file and env. */
-import type { DigestAlgorithm, LockoutPolicy } from '../store/types.js';
+import type { DigestAlgorithm, LockoutPolicy } from '../domain/types.js';
 import type { NonceKeys } from './nonce.js';
 
 export interface RegistrarConfig {

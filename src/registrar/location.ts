@@ -1,5 +1,6 @@
 /** The location service view of the bindings (RFC 3261 10, 16.5): who to try, best first. */
-import type { Binding, Store } from '../store/types.js';
+import type { Binding } from '../domain/types.js';
+import type { Store } from '../store/types.js';
 
 export interface LocatedContact {
   readonly uri: string;

@@ -4,7 +4,8 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { AddressLockout, ExtensionLockout, Store } from '../store/types.js';
+import type { AddressLockout, ExtensionLockout } from '../domain/types.js';
+import type { Store } from '../store/types.js';
 import { ServiceError } from './accounts.js';
 
 export interface ExtensionLockoutView {

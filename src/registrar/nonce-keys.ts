@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { NonceKeyRing, Store } from '../store/types.js';
+import type { NonceKeyRing } from '../domain/types.js';
+import type { Store } from '../store/types.js';
 import type { NonceKeys, Nonces } from './nonce.js';
 
 const REFRESH_MS = 10_000;

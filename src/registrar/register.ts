@@ -27,7 +27,8 @@ import {
   type DigestCredentials,
 } from '../sip/headers.js';
 import { addressOfRecord, parseSipUri } from '../sip/uri.js';
-import type { AccountRecord, DigestAlgorithm, NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
+import type { AccountRecord, DigestAlgorithm } from '../domain/types.js';
+import type { NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
 import { RegistrationCache } from './registration-cache.js';

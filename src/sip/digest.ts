@@ -4,13 +4,11 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { DigestAlgorithm } from '../domain/types.js';
 
 /** Node >= 20.12's one-shot crypto.hash is ~2.5x cheaper than createHash for short inputs; fall back without it. */
 type OneShot = (algorithm: string, data: string | Buffer, encoding: 'hex') => string;
 const oneShot: OneShot | undefined = (crypto as unknown as { hash?: OneShot }).hash;
-
-/** Kept identical to the union in src/store/types.ts (sip must not import store). */
-export type DigestAlgorithm = 'MD5' | 'SHA-256' | 'SHA-512-256';
 
 const NODE_HASH: Readonly<Record<DigestAlgorithm, string>> = {
   MD5: 'md5',

@@ -2,7 +2,7 @@
  * How both adapters read stored lockout state: an expired lock shows as unlocked with no failures (the next
  * failure starts a new count). Shared so the memory and Redis adapters cannot drift apart here.
  */
-import type { AddressLockout, ExtensionLockout } from './types.js';
+import type { AddressLockout, ExtensionLockout } from '../domain/types.js';
 
 export interface StoredLock {
   readonly failures: number;

@@ -12,13 +12,15 @@ import type {
   AccountRecord,
   AddressLockout,
   Binding,
-  CommitResult,
   Credentials,
   ExtensionLockout,
-  FailureOutcome,
-  FailureRecord,
   LockoutPolicy,
   NonceKeyRing,
+} from '../domain/types.js';
+import type {
+  CommitResult,
+  FailureOutcome,
+  FailureRecord,
   NonceUse,
   Page,
   RegistrationCommit,

@@ -8,7 +8,7 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
-import { DIGEST_ALGORITHMS } from './types.js';
+import { DIGEST_ALGORITHMS } from '../domain/types.js';
 import type {
   Account,
   AccountPatch,
@@ -16,14 +16,16 @@ import type {
   AddressLockout,
   AuthType,
   Binding,
-  CommitResult,
   Credentials,
   DigestAlgorithm,
   ExtensionLockout,
-  FailureOutcome,
-  FailureRecord,
   Ha1Set,
   NonceKeyRing,
+} from '../domain/types.js';
+import type {
+  CommitResult,
+  FailureOutcome,
+  FailureRecord,
   NonceUse,
   Page,
   RegistrationCommit,

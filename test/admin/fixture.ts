@@ -5,7 +5,8 @@ import { buildAdminServer } from '../../src/admin/http.js';
 import { AccountService } from '../../src/registrar/accounts.js';
 import { LockoutService } from '../../src/registrar/lockouts.js';
 import { NonceKeyService } from '../../src/registrar/nonce-keys.js';
-import type { Binding, LockoutPolicy, Store } from '../../src/store/types.js';
+import type { Binding, LockoutPolicy } from '../../src/domain/types.js';
+import type { Store } from '../../src/store/types.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 export const DOMAINS = ['example.com', 'other.example'];

@@ -6,7 +6,7 @@ import {
   type BindingRules,
 } from '../../src/registrar/bindings.js';
 import { parseContacts } from '../../src/sip/headers.js';
-import type { Binding } from '../../src/store/types.js';
+import type { Binding } from '../../src/domain/types.js';
 
 const T0 = 1_700_000_000_000;
 const rules: BindingRules = {

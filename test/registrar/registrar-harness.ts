@@ -10,7 +10,8 @@ import { Registrar, type RegistrarReply } from '../../src/registrar/register.js'
 import { singleKey } from '../../src/registrar/nonce.js';
 import type { Peer, SipRequest } from '../../src/sip/message.js';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parse.js';
-import type { Account, Credentials, DigestAlgorithm, Store } from '../../src/store/types.js';
+import type { Account, Credentials, DigestAlgorithm } from '../../src/domain/types.js';
+import type { Store } from '../../src/store/types.js';
 import { answer, ha1Of, parseChallenge, type AnswerOptions, type Challenge } from '../helpers/digest-client.js';
 import { randomToken, registerText, type RegisterSpec } from '../helpers/sip-text.js';
 

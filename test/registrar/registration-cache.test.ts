@@ -5,7 +5,8 @@ import { DEFAULT_REGISTRAR_CONFIG } from '../../src/registrar/config.js';
 import { Registrar } from '../../src/registrar/register.js';
 import { singleKey } from '../../src/registrar/nonce.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { Binding, RegistrationSnapshot, Store } from '../../src/store/types.js';
+import type { Binding } from '../../src/domain/types.js';
+import type { RegistrationSnapshot, Store } from '../../src/store/types.js';
 import { DOMAIN, Harness, PEER, credentialsFor, header, makeAccount, must, parseRequest } from './registrar-harness.js';
 import { registerText } from '../helpers/sip-text.js';
 

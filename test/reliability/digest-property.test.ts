@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DigestAuth, type VerifyInput } from '../../src/registrar/auth.js';
 import { Nonces, singleKey } from '../../src/registrar/nonce.js';
 import { computeHa1 } from '../../src/sip/digest.js';
-import type { DigestAlgorithm } from '../../src/store/types.js';
+import type { DigestAlgorithm } from '../../src/domain/types.js';
 import { answer, parseAuthParams, parseChallenge } from '../helpers/digest-client.js';
 
 const REALM = 'example.com';

@@ -3,7 +3,8 @@
  * values far apart (never sleeps), so expiry is tested by logic, not by the clock.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Account, AccountRecord, Binding, LockoutPolicy, Store } from '../../src/store/types.js';
+import type { Account, AccountRecord, Binding, LockoutPolicy } from '../../src/domain/types.js';
+import type { Store } from '../../src/store/types.js';
 
 export interface StoreFixture {
   store: Store;
