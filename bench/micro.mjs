@@ -33,7 +33,11 @@ const log = pino({ level: 'warn' });
 const raw = createStore(values.store === 'redis' ? (values['redis-url'] ?? 'redis://127.0.0.1:6379') : null);
 const metrics = new Metrics(null, false);
 const store = timedStore(raw, metrics);
-const registrar = new Registrar(store, registrarConfigFrom(config, { current: randomBytes(32), previous: null, previousUntil: 0 }), log);
+const registrar = new Registrar(
+  store,
+  registrarConfigFrom(config, { current: randomBytes(32), previous: null, previousUntil: 0 }),
+  log,
+);
 const accounts = new AccountService(
   store,
   { domains: ['bench.test'], passwordPolicy: { minLength: 8, forbidUsername: true }, passwordGraceMs: 0 },

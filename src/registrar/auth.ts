@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { computeResponse, hexEqual, parseAlgorithm } from '../sip/digest.js';
-import { parseSipUri, uriComparisonKey } from '../sip/uri.js';
+import { parseSipUri, uriComparisonKey, type SipUri } from '../sip/uri.js';
 import type { Credentials, DigestAlgorithm } from '../domain/types.js';
 import type { Nonces } from './nonce.js';
 
@@ -56,7 +56,9 @@ export interface VerifyInput {
   /** The realm we challenge with: the AOR's domain. */
   readonly realm: string;
   readonly method: string;
-  readonly requestUri: string;
+  /** The Request-URI as sent, and parsed (when validating the request). */
+  readonly requestUriText: string;
+  readonly requestUri: SipUri;
   readonly body: Buffer;
   /** The account's auth ID; null for an unknown user. */
   readonly authId: string | null;
@@ -110,7 +112,8 @@ export class DigestAuth {
     const nc = p.nc === undefined ? 0 : parseInt(p.nc, 16);
     if (qopToken !== undefined && nc === 0) return { kind: 'malformed', detail: 'Bad nc or cnonce' };
     // RFC 2617 3.2.2.5: the uri directive must name the Request-URI's resource, else 400.
-    if (!sameUri(uri, input.requestUri)) return { kind: 'malformed', detail: 'Digest URI Mismatch' };
+    if (!sameUri(uri, input.requestUriText, input.requestUri))
+      return { kind: 'malformed', detail: 'Digest URI Mismatch' };
 
     // What cannot be checked at all is challenged afresh and not counted: an answer for another realm (RFC 3261
     // 22.3), or a qop or algorithm we cannot compute.
@@ -195,9 +198,8 @@ function quote(s: string): string {
 }
 
 /** Same resource: equal under RFC 3261 19.1.4 when both are SIP URIs, else equal as text. */
-function sameUri(a: string, b: string): boolean {
-  if (a === b) return true;
-  const x = parseSipUri(a);
-  const y = parseSipUri(b);
-  return x !== null && y !== null && uriComparisonKey(x) === uriComparisonKey(y);
+function sameUri(digestUri: string, requestUriText: string, requestUri: SipUri): boolean {
+  if (digestUri === requestUriText) return true;
+  const x = parseSipUri(digestUri);
+  return x !== null && uriComparisonKey(x) === uriComparisonKey(requestUri);
 }

@@ -27,11 +27,12 @@ export interface BindingRequest {
   readonly now: number;
 }
 
+/** Named as in ../sip/refusals.ts, which gives each its status and phrase. */
 export type BindingFailure =
-  | { readonly code: 'invalid'; readonly status: 400; readonly reason: string }
-  | { readonly code: 'interval'; readonly status: 423; readonly reason: string; readonly minExpires: number }
-  | { readonly code: 'order'; readonly status: 500; readonly reason: string }
-  | { readonly code: 'contacts'; readonly status: 403; readonly reason: string };
+  | { readonly code: 'invalid'; readonly detail: string }
+  | { readonly code: 'interval'; readonly minExpires: number }
+  | { readonly code: 'order' }
+  | { readonly code: 'contacts' };
 
 export type BindingOutcome =
   | {
@@ -46,8 +47,8 @@ export type BindingOutcome =
     }
   | ({ readonly ok: false } & BindingFailure);
 
-const invalid = (reason: string): BindingOutcome => ({ ok: false, code: 'invalid', status: 400, reason });
-const outOfOrder: BindingOutcome = { ok: false, code: 'order', status: 500, reason: 'Out of Order' };
+const invalid = (detail: string): BindingOutcome => ({ ok: false, code: 'invalid', detail });
+const outOfOrder: BindingOutcome = { ok: false, code: 'order' };
 
 interface Wanted {
   readonly key: string;
@@ -103,14 +104,7 @@ export function applyRegister(current: readonly Binding[], req: BindingRequest, 
     if (flow === null) return invalid('Invalid reg-id');
     const decision = decideExpiry(entry.expires, req.expiresHeader, rules.limits);
     if (decision.kind === 'invalid') return invalid('Invalid Expires');
-    if (decision.kind === 'too-brief')
-      return {
-        ok: false,
-        code: 'interval',
-        status: 423,
-        reason: 'Interval Too Brief',
-        minExpires: decision.minExpires,
-      };
+    if (decision.kind === 'too-brief') return { ok: false, code: 'interval', minExpires: decision.minExpires };
     const key = keyOf(uriComparisonKey(uri), flow.instance, flow.regId);
     // The same contact twice in one request: the later one wins (it is the same binding).
     wanted.set(key, { key, entry, seconds: decision.kind === 'remove' ? 0 : decision.seconds, ...flow });
@@ -175,7 +169,7 @@ export function applyRegister(current: readonly Binding[], req: BindingRequest, 
 }
 
 function tooMany(): BindingOutcome {
-  return { ok: false, code: 'contacts', status: 403, reason: 'Too Many Contacts' };
+  return { ok: false, code: 'contacts' };
 }
 
 /** Remaining lifetime in whole seconds, as the 200 OK's `expires` (never 0 for a live binding). */

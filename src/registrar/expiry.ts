@@ -15,25 +15,6 @@ export type ExpiryDecision =
   | { readonly kind: 'too-brief'; readonly minExpires: number }
   | { readonly kind: 'invalid' };
 
-/** RFC 3261 20.19 / 25.1: delta-seconds is 1*DIGIT; values beyond 2^32-1 count as 2^32-1. */
-export const MAX_DELTA_SECONDS = 2 ** 32 - 1;
-
-/** Parses delta-seconds; null when it is not one. */
-export function parseDeltaSeconds(text: string): number | null {
-  const t = text.trim();
-  if (!/^[0-9]{1,20}$/.test(t)) return null;
-  return Math.min(Number(t), MAX_DELTA_SECONDS);
-}
-
-/**
- * The Expires header of a REGISTER: undefined when absent, 'invalid' when not a single delta-seconds.
- */
-export function requestExpires(values: readonly string[]): number | undefined | 'invalid' {
-  if (values.length === 0) return undefined;
-  if (values.length > 1) return 'invalid';
-  return parseDeltaSeconds(values[0] ?? '') ?? 'invalid';
-}
-
 function isDelta(n: number): boolean {
   return Number.isInteger(n) && n >= 0;
 }
@@ -52,7 +33,6 @@ export function decideExpiry(
   else if (headerExpires !== undefined) requested = headerExpires;
   else requested = limits.defaultExpires;
   if (!isDelta(requested)) return { kind: 'invalid' };
-  requested = Math.min(requested, MAX_DELTA_SECONDS);
   if (requested === 0) return { kind: 'remove' };
   if (requested < limits.minExpires && requested < 3600) return { kind: 'too-brief', minExpires: limits.minExpires };
   return { kind: 'set', seconds: Math.min(requested, limits.maxExpires) };

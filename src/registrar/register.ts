@@ -16,17 +16,11 @@
  * password would not. 400 is only for a Digest answer that does not parse.
  */
 import type { Logger } from 'pino';
-import { header, headers, type Peer, type SipRequest } from '../sip/message.js';
-import {
-  parseAuthorization,
-  parseCSeq,
-  parseContacts,
-  parseNameAddr,
-  parseOptionTags,
-  splitList,
-  type DigestCredentials,
-} from '../sip/headers.js';
-import { addressOfRecord, parseSipUri } from '../sip/uri.js';
+import type { Peer } from '../sip/message.js';
+import type { DigestCredentials } from '../sip/headers.js';
+import type { RegisterRequest } from '../sip/register-request.js';
+import { refusal, type Refusal, type RefusalReason } from '../sip/refusals.js';
+import { addressOfRecord } from '../sip/uri.js';
 import type { AccountRecord, DigestAlgorithm } from '../domain/types.js';
 import type { NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
@@ -34,22 +28,10 @@ import { DigestAuth, type AuthFailure } from './auth.js';
 import { RegistrationCache } from './registration-cache.js';
 import { applyRegister, contactHeaderValue, type BindingOutcome, type BindingRules } from './bindings.js';
 import type { RegistrarConfig } from './config.js';
-import { requestExpires } from './expiry.js';
 import { Nonces } from './nonce.js';
 
-export type RejectReason =
-  | 'auth'
-  | 'locked'
-  | 'domain'
-  | 'forbidden'
-  | 'disabled'
-  | 'interval'
-  | 'order'
-  | 'invalid'
-  | 'contacts'
-  | 'extension'
-  | 'store'
-  | 'stale-password';
+/** A refusal's name in ../sip/refusals.ts: metrics and logs label by it. */
+export type RejectReason = RefusalReason;
 
 export type RegisterOutcome =
   /** stale: the answer was right but its form could not be accepted (nonce expired, foreign, replayed...). */
@@ -73,19 +55,18 @@ const SUPPORTED_OPTIONS = new Set(['path', 'outbound']);
 const CONFLICT = Symbol('conflict');
 /** Attempts of the optimistic commit before giving up with 500 (another REGISTER for the AOR kept winning). */
 const COMMIT_ATTEMPTS = 4;
-const MAX_USER_AGENT = 256;
 
 type Headers = Array<[string, string]>;
 
-function reject(status: number, reason: string, why: RejectReason, hdrs: Headers = []): RegistrarReply {
-  return { status, reason, headers: hdrs, outcome: { kind: 'rejected', reason: why } };
+/** The reply for a refusal of the catalogue. */
+export function refused(r: Refusal): RegistrarReply {
+  return { status: r.status, reason: r.phrase, headers: r.headers, outcome: { kind: 'rejected', reason: r.why } };
 }
 
-const forbidden = (why: RejectReason): RegistrarReply => reject(403, 'Forbidden', why);
-const storeDown = (): RegistrarReply =>
-  // The store did not answer (or the commit kept conflicting): a temporary condition, so 503 with Retry-After
-  // (RFC 3261 21.5.4) tells the phone to come back; never a 200 for what was not stored.
-  reject(503, 'Service Unavailable', 'store', [['Retry-After', '5']]);
+const reject = (why: RejectReason, detail?: string, hdrs?: Headers): RegistrarReply =>
+  refused(refusal(why, detail, hdrs));
+// A temporary condition: Retry-After (RFC 3261 21.5.4) tells the phone to come back.
+const storeDown = (): RegistrarReply => reject('store', undefined, [['Retry-After', '5']]);
 
 /** RFC 7231 7.1.1.1 IMF-fixdate, as RFC 3261 20.17 wants for Date; formatted once per second, not per response. */
 let dateSecond = -1;
@@ -135,7 +116,8 @@ export class Registrar {
   }
 
   /** null = send nothing (a locked source address is ignored). */
-  async handleRegister(req: SipRequest, peer: Peer, now: number): Promise<RegistrarReply | null> {
+  async handleRegister(req: RegisterRequest, now: number): Promise<RegistrarReply | null> {
+    const peer = req.source;
     try {
       return await this.handle(req, peer, now);
     } catch (err) {
@@ -145,36 +127,21 @@ export class Registrar {
     }
   }
 
-  private async handle(req: SipRequest, peer: Peer, now: number): Promise<RegistrarReply | null> {
-    // Step 1: is the Request-URI's domain ours?
-    const ruri = parseSipUri(req.uri);
-    if (ruri === null) {
-      return /^sips?:/i.test(req.uri)
-        ? reject(400, 'Invalid Request-URI', 'invalid')
-        : reject(416, 'Unsupported URI Scheme', 'invalid');
-    }
-    if (!this.domains.has(ruri.host.toLowerCase())) return reject(404, 'Not Found', 'domain');
+  private async handle(req: RegisterRequest, peer: Peer, now: number): Promise<RegistrarReply | null> {
+    // Step 1: is the Request-URI's domain ours? (Its form was validated with the request.)
+    if (!this.domains.has(req.requestUri.host.toLowerCase())) return reject('domain');
 
     // Step 2: Require (RFC 3261 8.2.2.3): 420 listing what we do not support.
-    const unsupported = parseOptionTags(headers(req, 'require')).filter((t) => !SUPPORTED_OPTIONS.has(t.toLowerCase()));
-    if (unsupported.length > 0)
-      return reject(420, 'Bad Extension', 'extension', [['Unsupported', unsupported.join(', ')]]);
+    const unsupported = req.require.filter((t) => !SUPPORTED_OPTIONS.has(t.toLowerCase()));
+    if (unsupported.length > 0) return reject('extension', undefined, [['Unsupported', unsupported.join(', ')]]);
 
     // Step 5: the To header names the AOR; it must be in a domain we serve (else 404).
-    const to = parseNameAddr(header(req, 'to') ?? '');
-    const toUri = to === null ? null : parseSipUri(to.uri);
-    if (toUri === null) return reject(400, 'Invalid To', 'invalid');
-    const domain = toUri.host.toLowerCase();
-    const aor = addressOfRecord(toUri);
-    if (aor === null || !this.domains.has(domain)) return reject(404, 'Not Found', 'domain');
-
-    const callId = header(req, 'call-id');
-    const cseq = parseCSeq(header(req, 'cseq') ?? '');
-    if (!callId || cseq === null || cseq.method !== 'REGISTER')
-      return reject(400, 'Invalid Call-ID or CSeq', 'invalid');
+    const domain = req.toUri.host.toLowerCase();
+    const aor = addressOfRecord(req.toUri);
+    if (aor === null || !this.domains.has(domain)) return reject('domain');
 
     const trustedPeer = inNetworks(peer.address, this.trusted);
-    const authenticated = headers(req, 'authorization').length > 0;
+    const authenticated = req.message.headers.has('authorization');
     if (!trustedPeer && this.cache.addressLocked(peer.address, now)) return null;
     // Decide from what the cache holds, when it holds the AOR; a commit that finds the store moved on (another
     // REGISTER, a password change, a disabled account) is decided again from a fresh read, credentials included.
@@ -201,7 +168,7 @@ export class Registrar {
 
   /** Everything after the read: lockouts, authentication, and the bindings (one commit attempt). */
   private async decide(
-    req: SipRequest,
+    req: RegisterRequest,
     peer: Peer,
     now: number,
     aor: string,
@@ -222,20 +189,17 @@ export class Registrar {
 
     if (account !== null && account.authType === 'ip') {
       if (!account.enabled || !fromAllowedAddress(account, peer.address))
-        return forbidden(account.enabled ? 'forbidden' : 'disabled');
+        return reject(account.enabled ? 'forbidden' : 'disabled');
       return this.register(req, peer, now, aor, domain, record as AccountRecord, snapshot, null, null);
     }
-    if (account !== null && !account.enabled) return forbidden('disabled');
+    if (account !== null && !account.enabled) return reject('disabled');
 
     // Step 3 (RFC 3261 22.4): authenticate. Credentials of other schemes are not an answer to our challenge; of
     // several Digest answers (one per realm a proxy on the way challenged for), ours is the one for our realm.
     // Step 4 (only its own AOR) is the auth ID check inside verify: another user's name fails like a wrong password.
     let creds: DigestCredentials | undefined;
-    for (const value of headers(req, 'authorization')) {
-      const c = parseAuthorization(value);
-      // A broken Digest answer is 400 (RFC 2617 3.2.2.5); other schemes (e.g. token68 Bearer) are simply not ours.
-      if (c === null && /^\s*digest(\s|$)/i.test(value)) return reject(400, 'Malformed Authorization', 'invalid');
-      if (c === null || c.scheme.toLowerCase() !== 'digest') continue;
+    for (const c of req.credentials) {
+      if (c.scheme.toLowerCase() !== 'digest') continue;
       if (creds === undefined || (creds.params.realm !== domain && c.params.realm === domain)) creds = c;
     }
     if (creds === undefined) return this.challenge(domain, algorithms, now, false);
@@ -244,7 +208,8 @@ export class Registrar {
       params: creds.params,
       realm: domain,
       method: req.method,
-      requestUri: req.uri,
+      requestUriText: req.message.uri,
+      requestUri: req.requestUri,
       body: req.body,
       authId: account?.authId ?? null,
       credentials: record?.credentials ?? null,
@@ -253,7 +218,7 @@ export class Registrar {
     });
     switch (result.kind) {
       case 'malformed':
-        return reject(400, result.detail, 'invalid');
+        return reject('invalid', result.detail);
       case 'rechallenge': {
         if (result.failure !== null) await this.countFailure(account === null ? null : aor, peer, now, result.failure);
         const reply = this.challenge(domain, algorithms, now, result.stale);
@@ -266,10 +231,10 @@ export class Registrar {
           { event: 'previous-password', aor, source: peer.address },
           'device answered with the password replaced recently; refused',
         );
-        return reject(403, 'Password Changed', 'stale-password');
+        return reject('stale-password');
       case 'failed':
         await this.countFailure(account === null ? null : aor, peer, now, result.why);
-        return { ...forbidden('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: result.why } };
+        return { ...reject('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: result.why } };
       case 'ok':
         break;
     }
@@ -277,13 +242,13 @@ export class Registrar {
     // Contract: a locked extension gets 403, except from an address that holds one of its live bindings.
     if (isLocked(snapshot.extensionLock, now) && !snapshot.bindings.some((b) => b.source.address === peer.address)) {
       this.logger.info({ event: 'locked-extension-refused', aor, source: peer.address }, 'locked extension refused');
-      return forbidden('locked');
+      return reject('locked');
     }
 
     // A digest account may also be pinned to addresses (hosted PBXs' "restrict to IP"). Checked only after a right
     // answer, so the restriction tells a guesser nothing.
     if (account !== null && account.allowedAddresses.length > 0 && !fromAllowedAddress(account, peer.address)) {
-      return forbidden('forbidden');
+      return reject('forbidden');
     }
 
     const nonceUse: NonceUse = {
@@ -363,7 +328,7 @@ export class Registrar {
 
   /** Steps 6-8: apply the contacts and commit, re-reading and re-applying when another REGISTER got in first. */
   private async register(
-    req: SipRequest,
+    req: RegisterRequest,
     peer: Peer,
     now: number,
     aor: string,
@@ -373,25 +338,17 @@ export class Registrar {
     nonce: NonceUse | null,
     authInfo: string | null,
   ): Promise<RegistrarReply | typeof CONFLICT> {
-    const contactValues = headers(req, 'contact');
-    const contacts = contactValues.length === 0 ? null : parseContacts(contactValues);
-    if (contactValues.length > 0 && contacts === null) return reject(400, 'Invalid Contact', 'invalid');
-    const expiresHeader = requestExpires(headers(req, 'expires'));
-    if (expiresHeader === 'invalid') return reject(400, 'Invalid Expires', 'invalid');
-    const path = headers(req, 'path')
-      .flatMap((v) => splitList(v))
-      .filter((p) => p.length > 0);
+    const { contacts, path } = req;
     const rules: BindingRules = {
       limits: this.config,
       maxContacts: record.account.maxContacts ?? this.config.maxContacts,
       policy: this.config.maxContactsPolicy,
     };
-    const userAgent = header(req, 'user-agent')?.slice(0, MAX_USER_AGENT) ?? null;
     const request = {
       contacts,
-      expiresHeader,
-      callId: header(req, 'call-id') ?? '',
-      cseq: parseCSeq(header(req, 'cseq') ?? '')?.seq ?? 0,
+      expiresHeader: req.expires,
+      callId: req.callId,
+      cseq: req.cseq.seq,
       path,
       source: {
         transport: peer.transport,
@@ -399,20 +356,26 @@ export class Registrar {
         port: peer.port,
         connectionId: peer.connectionId ?? null,
       },
-      userAgent,
+      userAgent: req.userAgent,
       now,
     };
 
     const outcome: BindingOutcome = applyRegister(snapshot.bindings, request, rules);
     if (!outcome.ok) {
-      if (outcome.code === 'interval')
-        return reject(outcome.status, outcome.reason, 'interval', [['Min-Expires', String(outcome.minExpires)]]);
-      if (outcome.code === 'order') {
-        const again = await this.sameRequestAgain(aor, snapshot, request, nonce);
-        if (again !== null) return this.ok(again, path, flowRequested(contacts, req), authInfo, now);
-        this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
+      switch (outcome.code) {
+        case 'interval':
+          return reject('interval', undefined, [['Min-Expires', String(outcome.minExpires)]]);
+        case 'invalid':
+          return reject('invalid', outcome.detail);
+        case 'order': {
+          const again = await this.sameRequestAgain(aor, snapshot, request, nonce);
+          if (again !== null) return this.ok(again, path, flowRequested(req), authInfo, now);
+          this.logger.info({ event: 'register-out-of-order', aor }, 'out of order');
+          return reject('order');
+        }
+        case 'contacts':
+          return reject('contacts');
       }
-      return reject(outcome.status, outcome.reason, outcome.code);
     }
     let result;
     try {
@@ -434,7 +397,7 @@ export class Registrar {
     // Both adapters bump the version by one on a commit: the cache now holds what the store holds.
     this.cache.committed(aor, { ...snapshot, bindings: outcome.bindings, version: snapshot.version + 1 });
     this.logChanges(aor, peer, outcome);
-    return this.ok(outcome, path, flowRequested(contacts, req), authInfo, now);
+    return this.ok(outcome, path, flowRequested(req), authInfo, now);
   }
 
   /**
@@ -497,9 +460,9 @@ export class Registrar {
 }
 
 /** The UA supports outbound (RFC 5626 4.2) and registered a flow (a contact with reg-id). */
-function flowRequested(contacts: ReturnType<typeof parseContacts>, req: SipRequest): boolean {
-  if (!Array.isArray(contacts) || !contacts.some((c) => c.params['reg-id'] !== undefined)) return false;
-  return parseOptionTags(headers(req, 'supported')).some((t) => t.toLowerCase() === 'outbound');
+function flowRequested(req: RegisterRequest): boolean {
+  const { contacts } = req;
+  return req.supportsOutbound && Array.isArray(contacts) && contacts.some((c) => c.params['reg-id'] !== undefined);
 }
 
 function isLocked(lock: { lockedUntil: number | null } | null, now: number): boolean {

@@ -6,18 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { header, type Peer, type SipRequest, type HeaderMap } from '../sip/message.js';
+import type { Peer } from '../sip/message.js';
 import { parseMessage, type ParseLimits } from '../sip/parse.js';
-import { validateRequest } from '../sip/validate.js';
-import { buildResponse, routeForResponse } from '../sip/response.js';
-import { parseVias } from '../sip/headers.js';
+import { validateRequest, type ValidRequest } from '../sip/validate.js';
+import { toRegisterRequest, type RegisterRequest } from '../sip/register-request.js';
+import { REFUSALS } from '../sip/refusals.js';
+import { buildResponse, routeForResponse, unvalidated, type Answerable } from '../sip/response.js';
 import { ServerTransactions } from '../sip/transactions.js';
 import { methodLabel, type Metrics } from '../observability/metrics.js';
 import type { RegistrarReply } from '../registrar/register.js';
 
 export interface RegisterHandler {
   /** null: send nothing (a locked source address is ignored). */
-  handleRegister(req: SipRequest, peer: Peer, now: number): Promise<RegistrarReply | null>;
+  handleRegister(req: RegisterRequest, now: number): Promise<RegistrarReply | null>;
 }
 
 export interface ResponseSender {
@@ -86,7 +87,8 @@ export class Dispatcher {
     if (!parsed.ok) {
       this.metrics.parseErrors.inc({ transport: peer.transport });
       // A 400 only when the request can be routed back; otherwise the message is dropped (RFC 3261 18.2.2).
-      if (parsed.isRequest && parsed.headers !== null) this.reply(parsed.headers, peer, 400, parsed.reason, null);
+      if (parsed.isRequest && parsed.headers !== null)
+        this.reply(unvalidated(parsed.headers), peer, REFUSALS.invalid.status, parsed.reason, null);
       return;
     }
     const msg = parsed.message;
@@ -96,30 +98,40 @@ export class Dispatcher {
     this.metrics.requestsBy(methodLabel(method), peer.transport).inc();
     if (method === 'ACK') return; // never answered (RFC 3261 17.2.1); no INVITE transactions here anyway
 
-    const rejection = validateRequest(msg);
-    if (rejection !== null) {
+    const validation = validateRequest(msg);
+    if (!validation.ok) {
+      const r = validation.refusal;
       this.metrics.parseErrors.inc({ transport: peer.transport });
-      this.reply(msg.headers, peer, rejection.status, rejection.reason, null);
+      this.reply(unvalidated(msg.headers), peer, r.status, r.phrase, r.headers);
       return;
     }
+    const valid = validation.request;
+    const answerable = answerableOf(valid);
 
-    const txKey = this.transactionKey(msg);
+    const txKey = this.transactionKey(valid);
     if (txKey !== null) {
       const state = this.options.transactions.begin(txKey, now);
       if (state.kind !== 'new') {
         this.metrics.retransmissions.inc();
-        if (state.kind === 'completed') this.resend(msg.headers, peer, state.response);
+        if (state.kind === 'completed') this.resend(answerable, peer, state.response);
         return;
       }
     }
 
     switch (method) {
-      case 'REGISTER':
-        this.register(msg, peer, now, txKey);
+      case 'REGISTER': {
+        const req = toRegisterRequest(valid, peer);
+        if ('why' in req) {
+          this.respond(answerable, peer, txKey, now, req.status, req.phrase, req.headers);
+          this.metrics.registrationsBy('rejected', req.why).inc();
+          return;
+        }
+        this.register(req, answerable, now, txKey);
         return;
+      }
       case 'OPTIONS':
         // RFC 3261 11.2: capabilities of this server.
-        this.respond(msg, peer, txKey, now, 200, 'OK', [
+        this.respond(answerable, peer, txKey, now, 200, 'OK', [
           ['Allow', ALLOW],
           ['Accept', 'application/sdp'],
           ['Supported', 'path, outbound'],
@@ -127,14 +139,15 @@ export class Dispatcher {
         return;
       default:
         // RFC 3261 8.2.1: a method we understand but do not support here.
-        this.respond(msg, peer, txKey, now, 405, 'Method Not Allowed', [['Allow', ALLOW]]);
+        this.respond(answerable, peer, txKey, now, REFUSALS.method.status, REFUSALS.method.phrase, [['Allow', ALLOW]]);
     }
   }
 
-  private register(req: SipRequest, peer: Peer, started: number, txKey: string | null): void {
+  private register(req: RegisterRequest, answerable: Answerable, started: number, txKey: string | null): void {
+    const peer = req.source;
     this.inFlight++;
     this.registrar
-      .handleRegister(req, peer, started)
+      .handleRegister(req, started)
       .then(
         (reply) => {
           if (reply === null) {
@@ -143,11 +156,11 @@ export class Dispatcher {
             return;
           }
           this.countOutcome(reply);
-          this.respond(req, peer, txKey, started, reply.status, reply.reason, reply.headers);
+          this.respond(answerable, peer, txKey, started, reply.status, reply.reason, reply.headers);
         },
         (e: unknown) => {
-          this.logger.error({ err: e, callId: header(req, 'call-id'), source: peer.address }, 'REGISTER failed');
-          this.respond(req, peer, txKey, started, 500, 'Server Internal Error', []);
+          this.logger.error({ err: e, callId: req.callId, source: peer.address }, 'REGISTER failed');
+          this.respond(answerable, peer, txKey, started, 500, 'Server Internal Error', []);
         },
       )
       .finally(() => {
@@ -175,8 +188,8 @@ export class Dispatcher {
     }
   }
 
-  private transactionKey(req: SipRequest): string | null {
-    const top = parseVias(req.headers.get('via') ?? [])?.[0];
+  private transactionKey(req: ValidRequest): string | null {
+    const top = req.vias[0];
     const branch = top?.params.branch;
     if (top === undefined || typeof branch !== 'string') return null;
     return ServerTransactions.key(branch, `${top.host}:${top.port ?? ''}`, req.method);
@@ -187,7 +200,7 @@ export class Dispatcher {
   }
 
   private respond(
-    req: SipRequest,
+    req: Answerable,
     peer: Peer,
     txKey: string | null,
     started: number,
@@ -195,7 +208,7 @@ export class Dispatcher {
     reason: string,
     headers: ReadonlyArray<readonly [string, string]>,
   ): void {
-    const data = this.reply(req.headers, peer, status, reason, headers);
+    const data = this.reply(req, peer, status, reason, headers);
     if (txKey !== null) {
       if (data === null) this.options.transactions.abandon(txKey);
       else this.options.transactions.complete(txKey, data, peer.transport !== 'udp', started);
@@ -204,18 +217,18 @@ export class Dispatcher {
 
   /** Builds, sends and counts one response; null when it could not be routed. */
   private reply(
-    headers: HeaderMap,
+    req: Answerable,
     peer: Peer,
     status: number,
     reason: string,
     extra: ReadonlyArray<readonly [string, string]> | null,
   ): Buffer | null {
-    const route = routeForResponse(headers, peer);
+    const route = routeForResponse(req.vias, peer);
     if (route === null) {
       this.metrics.dropped.inc({ reason: 'unroutable' });
       return null;
     }
-    const data = buildResponse({ headers }, peer, status, reason, {
+    const data = buildResponse(req, peer, status, reason, {
       toTag: this.nextTag(),
       headers: extra ?? [],
       server: this.options.serverName,
@@ -225,8 +238,12 @@ export class Dispatcher {
     return data;
   }
 
-  private resend(headers: HeaderMap, peer: Peer, data: Buffer): void {
-    const route = routeForResponse(headers, peer);
+  private resend(req: Answerable, peer: Peer, data: Buffer): void {
+    const route = routeForResponse(req.vias, peer);
     if (route !== null) this.sender.send(peer, route, data);
   }
+}
+
+function answerableOf(req: ValidRequest): Answerable {
+  return { headers: req.message.headers, vias: req.vias, toHasTag: 'tag' in req.to.params };
 }

@@ -138,28 +138,8 @@ function parseVia(text: string): Via | null {
   return { transport: transport.toUpperCase(), host, port, params, text };
 }
 
-/**
- * Parsed list headers, remembered by the identity of the values array (the HeaderMap's own), so the validator, the
- * transaction layer, the registrar and the response builder parse a request's Via and Contact once between them.
- * Results are shared: callers treat them as read-only.
- */
-const viaMemo = new WeakMap<readonly string[], Via[] | null>();
-const contactMemo = new WeakMap<readonly string[], ContactEntry[] | '*' | null>();
-
-function memoized<T>(memo: WeakMap<readonly string[], T>, values: readonly string[], parse: () => T): T {
-  const hit = memo.get(values);
-  if (hit !== undefined) return hit;
-  const r = parse();
-  memo.set(values, r);
-  return r;
-}
-
 /** Every via-parm of every Via value, top first; null when any of them is malformed or there is none. */
 export function parseVias(values: readonly string[]): Via[] | null {
-  return memoized(viaMemo, values, () => parseViasUncached(values));
-}
-
-function parseViasUncached(values: readonly string[]): Via[] | null {
   const out: Via[] = [];
   for (const value of values) {
     for (const part of splitList(value)) {
@@ -191,19 +171,9 @@ export interface NameAddr {
 
 const SCHEME_URI_RE = /^[A-Za-z][A-Za-z0-9+\-.]*:\S+$/;
 
-/** The last To/From value parsed: a request's To is read by the validator, the registrar and the response builder. */
-let lastNameAddr: { value: string; result: NameAddr | null } = { value: '', result: null };
-
-/** To, From, or one Contact / Route element. The result is shared: treat it as read-only. */
+/** To, From, or one Contact / Route element. */
 export function parseNameAddr(value: string): NameAddr | null {
   if (typeof value !== 'string') return null;
-  if (value === lastNameAddr.value && value !== '') return lastNameAddr.result;
-  const result = parseNameAddrUncached(value);
-  lastNameAddr = { value, result };
-  return result;
-}
-
-function parseNameAddrUncached(value: string): NameAddr | null {
   const v = value.trim();
   // Refuse starts drachtio cannot match at offset 0: its unanchored regexes would then scan the whole value (O(n^2)).
   if (v.length === 0 || v.length > 8192 || v[0] === ';' || v[0] === ',' || v[0] === '>') return null;
@@ -239,10 +209,6 @@ const QVALUE_RE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
 
 /** All Contact values (each may be a comma-separated list); '*' for the wildcard; null when any entry is malformed. */
 export function parseContacts(values: readonly string[]): ContactEntry[] | '*' | null {
-  return memoized(contactMemo, values, () => parseContactsUncached(values));
-}
-
-function parseContactsUncached(values: readonly string[]): ContactEntry[] | '*' | null {
   const out: ContactEntry[] = [];
   let star = false;
   for (const value of values) {

@@ -1,6 +1,7 @@
 /**
  * Responses to requests (RFC 3261 8.2.6) and where to send them (RFC 3261 18.2.2, RFC 3581). Pure and on the hot
- * path: one string, one Buffer.from. Copes with a partial HeaderMap (a 400 for a message that lacks a header).
+ * path: one string, one Buffer.from. Takes the Vias the validator parsed; copes with a partial HeaderMap and with
+ * Vias that did not parse (a 400 for a message that lacks or breaks a header).
  */
 import type { HeaderMap, Peer } from './message.js';
 import { plainAddress } from '../transport/types.js';
@@ -37,8 +38,29 @@ function stampTopVia(via: Via, peer: Peer): string {
   return text;
 }
 
+/** What a response is built from: the request's headers, and what validation parsed of them (null: not validated). */
+export interface Answerable {
+  readonly headers: HeaderMap;
+  /** Every via-parm, top first; null when the Vias did not parse (they are then copied as received). */
+  readonly vias: readonly Via[] | null;
+  /** Whether To has a tag; null when To was not parsed. */
+  readonly toHasTag: boolean | null;
+}
+
+/** For a message that failed before validation: what can be read of its Vias and To. */
+export function unvalidated(headers: HeaderMap): Answerable {
+  const viaValues = headers.get('via');
+  const to = headers.get('to')?.[0];
+  const na = to === undefined ? null : parseNameAddr(to);
+  return {
+    headers,
+    vias: viaValues === undefined ? null : parseVias(viaValues),
+    toHasTag: na === null ? null : 'tag' in na.params,
+  };
+}
+
 export function buildResponse(
-  request: { headers: HeaderMap },
+  request: Answerable,
   peer: Peer,
   status: number,
   reason: string,
@@ -49,7 +71,7 @@ export function buildResponse(
 
   const viaValues = h.get('via');
   if (viaValues !== undefined && viaValues.length > 0) {
-    const vias = parseVias(viaValues);
+    const vias = request.vias;
     if (vias === null) {
       for (const v of viaValues) s += `Via: ${v}\r\n`; // unparseable: copied as received
     } else {
@@ -67,8 +89,7 @@ export function buildResponse(
   if (to !== undefined) {
     let toText = to;
     if (opts.toTag !== null && status !== 100) {
-      const na = parseNameAddr(to);
-      const hasTag = na !== null ? 'tag' in na.params : /;\s*tag\s*=/i.test(to);
+      const hasTag = request.toHasTag ?? /;\s*tag\s*=/i.test(to);
       if (!hasTag) toText += `;tag=${clean(opts.toTag)}`;
     }
     s += `To: ${toText}\r\n`;
@@ -92,10 +113,8 @@ export function buildResponse(
  * to the source address, at the source port when the top Via has `rport`, else the sent-by port or 5060. null when
  * there is no usable top Via: nothing can be routed and the message is dropped.
  */
-export function routeForResponse(headers: HeaderMap, peer: Peer): { address: string; port: number } | null {
-  const values = headers.get('via');
-  if (values === undefined) return null;
-  const top = parseVias(values)?.[0];
+export function routeForResponse(vias: readonly Via[] | null, peer: Peer): { address: string; port: number } | null {
+  const top = vias?.[0];
   if (top === undefined) return null;
   const address = peer.address; // as the socket reported it: the transport sends to exactly this
   if (peer.transport !== 'udp') return { address, port: peer.port };

@@ -1,20 +1,44 @@
 /**
- * Request checks a UAS makes before acting on a request (RFC 3261 8.2, 16.3). The result is the first problem
- * found, as a status and a reason phrase that says what is wrong, or null when the request is acceptable.
+ * Request checks a UAS makes before acting on a request (RFC 3261 8.2, 16.3), and the validated request they yield:
+ * what they parsed (Vias, From, To, Call-ID, CSeq, Contacts, Request-URI) is kept, so no layer above parses it again.
+ * A problem is the first one found, as a refusal of ./refusals.ts (a 400 says what is wrong).
  */
 import type { SipRequest } from './message.js';
-import { parseContacts, parseCSeq, parseNameAddr, parseVias, viaVersion } from './headers.js';
-import { parseSipUri } from './uri.js';
+import {
+  parseContacts,
+  parseCSeq,
+  parseNameAddr,
+  parseVias,
+  viaVersion,
+  type ContactEntry,
+  type NameAddr,
+  type Via,
+} from './headers.js';
+import { invalid as bad, refusal, type Refusal } from './refusals.js';
+import { parseSipUri, type SipUri } from './uri.js';
 
-export interface Rejection {
-  status: number;
-  reason: string;
+/** A request that passed validateRequest, with the headers every layer reads already parsed. */
+export interface ValidRequest {
+  readonly message: SipRequest;
+  readonly method: string;
+  /** Every via-parm, top first (at least one). */
+  readonly vias: readonly Via[];
+  readonly from: NameAddr;
+  readonly to: NameAddr;
+  readonly callId: string;
+  readonly cseq: { readonly seq: number; readonly method: string };
+  readonly requestUri: SipUri;
+  /** null when the request has no Contact; '*' for the wildcard. */
+  readonly contacts: readonly ContactEntry[] | '*' | null;
 }
 
-const bad = (reason: string): Rejection => ({ status: 400, reason });
+export type Validation =
+  { readonly ok: true; readonly request: ValidRequest } | { readonly ok: false; readonly refusal: Refusal };
 
-/** The single value of a header that must appear exactly once; a Rejection when missing or repeated. */
-function single(req: SipRequest, name: string, label: string): string | Rejection {
+const refuse = (r: Refusal): Validation => ({ ok: false, refusal: r });
+
+/** The single value of a header that must appear exactly once; a Refusal when missing or repeated. */
+function single(req: SipRequest, name: string, label: string): string | Refusal {
   const values = req.headers.get(name);
   if (values === undefined || values.length === 0) return bad(`Missing ${label}`);
   if (values.length > 1) return bad(`Multiple ${label}`); // multi01
@@ -25,9 +49,14 @@ function single(req: SipRequest, name: string, label: string): string | Rejectio
 
 const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+\-.]*):/;
 
-export function validateRequest(req: SipRequest): Rejection | null {
+export function validateRequest(req: SipRequest): Validation {
+  const r = check(req);
+  return 'why' in r ? refuse(r) : { ok: true, request: r };
+}
+
+function check(req: SipRequest): ValidRequest | Refusal {
   // RFC 3261 21.5.6: an unsupported protocol version (badvers).
-  if (req.version !== 'SIP/2.0') return { status: 505, reason: 'Version Not Supported' };
+  if (req.version !== 'SIP/2.0') return refusal('version');
 
   // Via: present and well formed; the top one must be SIP/2.0 (RFC 3261 8.1.1.7, 20.42).
   const viaValues = req.headers.get('via');
@@ -38,12 +67,14 @@ export function validateRequest(req: SipRequest): Rejection | null {
   if (top === undefined || viaVersion(top) !== '2.0') return bad('Malformed Via');
 
   // From / To: exactly one each, a valid name-addr or addr-spec (quotbal, badaspec, baddn).
-  const from = single(req, 'from', 'From');
-  if (typeof from !== 'string') return from;
-  if (parseNameAddr(from) === null) return bad('Malformed From');
-  const to = single(req, 'to', 'To');
-  if (typeof to !== 'string') return to;
-  if (parseNameAddr(to) === null) return bad('Malformed To');
+  const fromText = single(req, 'from', 'From');
+  if (typeof fromText !== 'string') return fromText;
+  const from = parseNameAddr(fromText);
+  if (from === null) return bad('Malformed From');
+  const toText = single(req, 'to', 'To');
+  if (typeof toText !== 'string') return toText;
+  const to = parseNameAddr(toText);
+  if (to === null) return bad('Malformed To');
 
   const callId = single(req, 'call-id', 'Call-ID');
   if (typeof callId !== 'string') return callId;
@@ -73,16 +104,17 @@ export function validateRequest(req: SipRequest): Rejection | null {
   }
 
   // Contact, when present, must be a valid list (regbadct). The registrar reads it, so it is checked here.
-  const contacts = req.headers.get('contact');
-  if (contacts !== undefined && parseContacts(contacts) === null) return bad('Malformed Contact');
+  const contactValues = req.headers.get('contact');
+  const contacts = contactValues === undefined || contactValues.length === 0 ? null : parseContacts(contactValues);
+  if (contactValues !== undefined && contactValues.length > 0 && contacts === null) return bad('Malformed Contact');
 
   // Request-URI: a scheme we do not support is 416 (RFC 3261 8.2.2.1: unkscm, novelsc), a broken SIP URI 400.
   const scheme = SCHEME_RE.exec(req.uri)?.[1]?.toLowerCase();
-  if (scheme !== 'sip' && scheme !== 'sips') return { status: 416, reason: 'Unsupported URI Scheme' };
+  if (scheme !== 'sip' && scheme !== 'sips') return refusal('uri-scheme');
   const ruri = parseSipUri(req.uri);
   if (ruri === null) return bad('Malformed Request-URI');
   // RFC 3261 19.1.1 table 1: headers are not allowed in a Request-URI (escruri).
   if (Object.keys(ruri.headers).length > 0) return bad('Headers not allowed in Request-URI');
 
-  return null;
+  return { message: req, method: req.method, vias, from, to, callId, cseq, requestUri: ruri, contacts };
 }

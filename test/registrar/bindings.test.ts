@@ -36,7 +36,7 @@ function req(over: Partial<BindingRequest> & { contacts: BindingRequest['contact
 }
 
 function ok(o: ReturnType<typeof applyRegister>) {
-  if (!o.ok) throw new Error(`expected success, got ${o.status} ${o.reason}`);
+  if (!o.ok) throw new Error(`expected success, got ${o.code}`);
   return o;
 }
 
@@ -139,13 +139,13 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
   it("'*' without Expires: 0 is 400", () => {
     for (const expiresHeader of [undefined, 60]) {
       const o = applyRegister(seed('<sip:a@192.0.2.1>'), req({ contacts: '*', expiresHeader }), rules);
-      expect(o).toMatchObject({ ok: false, status: 400, code: 'invalid' });
+      expect(o).toMatchObject({ ok: false, code: 'invalid' });
     }
   });
 
   it("'*' from the same Call-ID with a CSeq not higher is out of order", () => {
     const o = applyRegister(seed('<sip:a@192.0.2.1>'), req({ contacts: '*', expiresHeader: 0, cseq: 10 }), rules);
-    expect(o).toMatchObject({ ok: false, status: 500, code: 'order' });
+    expect(o).toMatchObject({ ok: false, code: 'order' });
   });
 
   it('same Call-ID and CSeq not higher aborts the whole request (RFC 3261 10.3 step 7)', () => {
@@ -156,7 +156,7 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
         req({ contacts: contacts('<sip:new@192.0.2.1>', '<sip:a@192.0.2.1>'), cseq }),
         rules,
       );
-      expect(o).toMatchObject({ ok: false, status: 500, code: 'order' });
+      expect(o).toMatchObject({ ok: false, code: 'order' });
     }
   });
 
@@ -170,12 +170,12 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
 
   it('a contact below the minimum is 423 with the minimum', () => {
     const o = applyRegister([], req({ contacts: contacts('<sip:a@192.0.2.1>;expires=30') }), rules);
-    expect(o).toMatchObject({ ok: false, status: 423, code: 'interval', minExpires: 60 });
+    expect(o).toMatchObject({ ok: false, code: 'interval', minExpires: 60 });
   });
 
   it('non-SIP contact URIs are 400 and store nothing', () => {
     const o = applyRegister([], req({ contacts: contacts('<sip:a@192.0.2.1>', '<tel:+15551234>') }), rules);
-    expect(o).toMatchObject({ ok: false, status: 400, code: 'invalid' });
+    expect(o).toMatchObject({ ok: false, code: 'invalid' });
   });
 
   it('a bad reg-id is 400', () => {
@@ -184,7 +184,7 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
       req({ contacts: contacts('<sip:a@192.0.2.1>;+sip.instance="<urn:uuid:1>";reg-id=x') }),
       rules,
     );
-    expect(o).toMatchObject({ ok: false, status: 400 });
+    expect(o).toMatchObject({ ok: false, code: 'invalid', detail: 'Invalid reg-id' });
   });
 
   it('RFC 5626: a new flow of the same instance and reg-id replaces the old one', () => {
@@ -214,7 +214,7 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
   it("more live bindings than allowed: 403 and nothing changed (policy 'reject')", () => {
     const current = seed('<sip:a@192.0.2.1>', '<sip:b@192.0.2.1>', '<sip:c@192.0.2.1>');
     const o = applyRegister(current, req({ contacts: contacts('<sip:d@192.0.2.1>'), callId: 'x' }), rules);
-    expect(o).toMatchObject({ ok: false, status: 403, code: 'contacts' });
+    expect(o).toMatchObject({ ok: false, code: 'contacts' });
   });
 
   it('refreshing at the limit is fine; swapping one for another in one request too', () => {
@@ -254,7 +254,7 @@ describe('applyRegister (RFC 3261 10.3 steps 6-8)', () => {
     const many = Array.from({ length: 50 }, (_, i) => `<sip:u${i}@192.0.2.1>`);
     for (const policy of ['reject', 'replace-oldest'] as const) {
       const o = applyRegister([], req({ contacts: contacts(...many) }), { ...rules, policy });
-      expect(o).toMatchObject({ ok: false, status: 403, code: 'contacts' });
+      expect(o).toMatchObject({ ok: false, code: 'contacts' });
     }
   });
 });

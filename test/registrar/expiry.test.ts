@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { decideExpiry, parseDeltaSeconds, requestExpires } from '../../src/registrar/expiry.js';
+import { decideExpiry } from '../../src/registrar/expiry.js';
+import { parseDelta } from '../../src/sip/headers.js';
 
 const limits = { minExpires: 60, maxExpires: 7200, defaultExpires: 3600 };
 
@@ -34,18 +35,12 @@ describe('decideExpiry (RFC 3261 10.3 step 7)', () => {
   });
 });
 
-describe('Expires header', () => {
+describe('Expires header (delta-seconds, sip/headers.ts)', () => {
   it('parses delta-seconds, capping at 2^32-1', () => {
-    expect(parseDeltaSeconds(' 3600 ')).toBe(3600);
-    expect(parseDeltaSeconds('99999999999999')).toBe(2 ** 32 - 1);
-    expect(parseDeltaSeconds('-1')).toBeNull();
-    expect(parseDeltaSeconds('1e3')).toBeNull();
-    expect(parseDeltaSeconds('')).toBeNull();
-  });
-  it('absent, single, repeated and junk values', () => {
-    expect(requestExpires([])).toBeUndefined();
-    expect(requestExpires(['0'])).toBe(0);
-    expect(requestExpires(['60', '60'])).toBe('invalid');
-    expect(requestExpires(['soon'])).toBe('invalid');
+    expect(parseDelta(' 3600 ')).toBe(3600);
+    expect(parseDelta('99999999999999')).toBe(2 ** 32 - 1);
+    expect(parseDelta('-1')).toBeNull();
+    expect(parseDelta('1e3')).toBeNull();
+    expect(parseDelta('')).toBeNull();
   });
 });

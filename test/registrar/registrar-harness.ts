@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { DEFAULT_REGISTRAR_CONFIG, type RegistrarConfig } from '../../src/registrar/config.js';
-import { Registrar, type RegistrarReply } from '../../src/registrar/register.js';
+import { Registrar, refused, type RegistrarReply } from '../../src/registrar/register.js';
+import { toRegisterRequest, type RegisterRequest } from '../../src/sip/register-request.js';
+import { validateRequest } from '../../src/sip/validate.js';
 import { singleKey } from '../../src/registrar/nonce.js';
 import type { Peer, SipRequest } from '../../src/sip/message.js';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parse.js';
@@ -24,6 +26,28 @@ export function parseRequest(text: string): SipRequest {
   if (!r.ok || r.message.kind !== 'request')
     throw new Error(`test REGISTER did not parse: ${r.ok ? 'response' : r.reason}`);
   return r.message;
+}
+
+/**
+ * What the dispatcher does before the registrar: validate, then build the REGISTER request. A refusal on the way
+ * comes back as the reply the dispatcher would send.
+ */
+export function registerRequest(text: string, peer: Peer = PEER): RegisterRequest | RegistrarReply {
+  const v = validateRequest(parseRequest(text));
+  if (!v.ok) return refused(v.refusal);
+  const r = toRegisterRequest(v.request, peer);
+  return 'why' in r ? refused(r) : r;
+}
+
+/** Sends REGISTER text to a registrar as the dispatcher would. */
+export async function sendTo(
+  registrar: Registrar,
+  text: string,
+  peer: Peer,
+  now: number,
+): Promise<RegistrarReply | null> {
+  const r = registerRequest(text, peer);
+  return 'outcome' in r ? r : registrar.handleRegister(r, now);
 }
 
 export function header(reply: RegistrarReply, name: string): string[] {
@@ -142,7 +166,7 @@ export class Phone {
 
   /** Sends one REGISTER as is. */
   async send(over: RegisterSpec, now: number, peer: Peer = this.peer): Promise<RegistrarReply | null> {
-    const reply = await this.h.registrar.handleRegister(parseRequest(registerText(this.spec(over))), peer, now);
+    const reply = await sendTo(this.h.registrar, registerText(this.spec(over)), peer, now);
     const www = reply === null ? [] : header(reply, 'WWW-Authenticate');
     if (www[0] !== undefined) {
       this.challenge = parseChallenge(www[0]);

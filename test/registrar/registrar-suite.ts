@@ -17,7 +17,7 @@ import {
   header,
   headerNames,
   must,
-  parseRequest,
+  sendTo,
 } from './registrar-harness.js';
 
 const PW = 'correct horse battery';
@@ -594,9 +594,7 @@ export function registrarSuite(name: string, makeStore: () => Promise<Store>): v
           { nonceKeys: h.config.nonceKeys },
         );
         const auth = p.authorization();
-        const r = must(
-          await broken.registrar.handleRegister(parseRequest(registerText(p.spec({ authorization: auth }))), PEER, now),
-        );
+        const r = must(await sendTo(broken.registrar, registerText(p.spec({ authorization: auth })), PEER, now));
         expect(r).toMatchObject({ status: 503, outcome: { kind: 'rejected', reason: 'store' } });
         expect(header(r, 'Retry-After')).toEqual(['5']);
         const down = new Harness(overrideStore(store, { loadRegistration: () => Promise.reject(new Error('down')) }));

@@ -7,7 +7,7 @@ import { singleKey } from '../../src/registrar/nonce.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Binding } from '../../src/domain/types.js';
 import type { RegistrationSnapshot, Store } from '../../src/store/types.js';
-import { DOMAIN, Harness, PEER, credentialsFor, header, makeAccount, must, parseRequest } from './registrar-harness.js';
+import { DOMAIN, Harness, PEER, credentialsFor, header, makeAccount, must, sendTo } from './registrar-harness.js';
 import { registerText } from '../helpers/sip-text.js';
 
 const makeBinding = (): Binding => ({
@@ -110,24 +110,24 @@ describe('Registrar with the registration cache', () => {
     };
     return { registrar: new Registrar(counting, config, pino({ level: 'silent' })), loads: () => loads };
   }
-  const first = (): ReturnType<typeof parseRequest> => parseRequest(registerText({ user: 'alice', domain: DOMAIN }));
+  const first = (): string => registerText({ user: 'alice', domain: DOMAIN });
 
   it('challenges a known AOR again without reading the store', async () => {
     const { registrar, loads } = await setup(5_000);
-    expect(must(await registrar.handleRegister(first(), PEER, 1_000)).status).toBe(401);
+    expect(must(await sendTo(registrar, first(), PEER, 1_000)).status).toBe(401);
     expect(loads()).toBe(1);
-    const again = must(await registrar.handleRegister(first(), PEER, 2_000));
+    const again = must(await sendTo(registrar, first(), PEER, 2_000));
     expect(again.status).toBe(401);
     expect(again.headers.filter(([n]) => n === 'WWW-Authenticate')).toHaveLength(1);
     expect(loads()).toBe(1);
-    await registrar.handleRegister(first(), PEER, 7_000); // past the ttl: read again
+    await sendTo(registrar, first(), PEER, 7_000); // past the ttl: read again
     expect(loads()).toBe(2);
   });
 
   it('reads the store every time with the cache off', async () => {
     const { registrar, loads } = await setup(0);
-    await registrar.handleRegister(first(), PEER, 1_000);
-    await registrar.handleRegister(first(), PEER, 1_001);
+    await sendTo(registrar, first(), PEER, 1_000);
+    await sendTo(registrar, first(), PEER, 1_001);
     expect(loads()).toBe(2);
   });
 });

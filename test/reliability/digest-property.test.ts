@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DigestAuth, type VerifyInput } from '../../src/registrar/auth.js';
+import { parseSipUri } from '../../src/sip/uri.js';
 import { Nonces, singleKey } from '../../src/registrar/nonce.js';
 import { computeHa1 } from '../../src/sip/digest.js';
 import type { DigestAlgorithm } from '../../src/domain/types.js';
@@ -57,7 +58,8 @@ function answered(c: Case, pw = c.password): { params: Record<string, string>; i
     input: {
       realm: REALM,
       method: 'REGISTER',
-      requestUri: URI,
+      requestUriText: URI,
+      requestUri: parseSipUri(URI)!,
       body: Buffer.alloc(0),
       authId: c.user,
       credentials: { ha1: { [c.algorithm]: ha1 }, previousHa1: null, previousUntil: null },

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARSE_LIMITS, parseMessage, type ParseLimits } from '../../src/sip/parse.js';
-import { validateRequest } from '../../src/sip/validate.js';
+import { problemOf } from '../helpers/validation.js';
 
 const REGISTER = [
   'REGISTER sip:example.com SIP/2.0',
@@ -54,7 +54,7 @@ describe('parseMessage: a typical REGISTER', () => {
     ]);
     expect(m.headers.get('to')).toEqual(['"Alice" <sip:alice@example.com>']);
     expect(m.body.length).toBe(0);
-    expect(validateRequest(m)).toBeNull();
+    expect(problemOf(m)).toBeNull();
   });
 
   it('expands compact forms, including the IANA ones', () => {
@@ -131,7 +131,7 @@ describe('parseMessage: start lines', () => {
     const r = parse(line('REGISTER sip:example.com SIP/3.0'));
     if (!r.ok || r.message.kind !== 'request') throw new Error('not a request');
     expect(r.message.version).toBe('SIP/3.0');
-    expect(validateRequest(r.message)).toEqual({ status: 505, reason: 'Version Not Supported' });
+    expect(problemOf(r.message)).toEqual({ status: 505, reason: 'Version Not Supported' });
   });
 
   it('responses parse; garbage that starts with SIP/ is not a response', () => {
@@ -282,7 +282,7 @@ describe('parseMessage never throws (property)', () => {
   const total = (b: Buffer): void => {
     const r = parseMessage(b, DEFAULT_PARSE_LIMITS);
     expect(typeof r.ok).toBe('boolean');
-    if (r.ok && r.message.kind === 'request') validateRequest(r.message); // must not throw either
+    if (r.ok && r.message.kind === 'request') problemOf(r.message); // must not throw either
   };
 
   it('on random bytes', () => {

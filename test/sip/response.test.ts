@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HeaderMap, Peer } from '../../src/sip/message.js';
-import { buildResponse, routeForResponse } from '../../src/sip/response.js';
+import { buildResponse, routeForResponse, unvalidated } from '../../src/sip/response.js';
 
 const peer: Peer = { transport: 'udp', address: '198.51.100.7', port: 40123 };
 const hdrs = (entries: Array<[string, string[]]>): HeaderMap => new Map(entries);
@@ -19,7 +19,7 @@ const lines = (b: Buffer): string[] => b.toString('utf8').split('\r\n');
 
 describe('buildResponse', () => {
   it('copies Via (top one stamped), From, To (+tag), Call-ID, CSeq, then extras, Server, Content-Length', () => {
-    const out = buildResponse({ headers: FULL() }, peer, 401, 'Unauthorized', {
+    const out = buildResponse(unvalidated(FULL()), peer, 401, 'Unauthorized', {
       toTag: 'abc123',
       headers: [['WWW-Authenticate', 'Digest realm="example.com", nonce="n"']],
       server: 'sipreg/0.1',
@@ -45,10 +45,10 @@ describe('buildResponse', () => {
   it('keeps an existing To tag, and adds none to a 100', () => {
     const h = FULL();
     h.set('to', ['<sip:alice@example.com>;tag=existing']);
-    expect(lines(buildResponse({ headers: h }, peer, 200, 'OK', { toTag: 'new', server: 's' }))).toContain(
+    expect(lines(buildResponse(unvalidated(h), peer, 200, 'OK', { toTag: 'new', server: 's' }))).toContain(
       'To: <sip:alice@example.com>;tag=existing',
     );
-    expect(lines(buildResponse({ headers: FULL() }, peer, 100, 'Trying', { toTag: 'new', server: 's' }))).toContain(
+    expect(lines(buildResponse(unvalidated(FULL()), peer, 100, 'Trying', { toTag: 'new', server: 's' }))).toContain(
       'To: <sip:alice@example.com>',
     );
   });
@@ -56,11 +56,11 @@ describe('buildResponse', () => {
   it('received only when the sent-by differs and there is no rport', () => {
     const h = FULL();
     h.set('via', ['SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK1']);
-    expect(lines(buildResponse({ headers: h }, peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
+    expect(lines(buildResponse(unvalidated(h), peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
       'Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK1',
     );
     h.set('via', ['SIP/2.0/UDP phone.example.com;branch=z9hG4bK1']);
-    expect(lines(buildResponse({ headers: h }, peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
+    expect(lines(buildResponse(unvalidated(h), peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
       'Via: SIP/2.0/UDP phone.example.com;branch=z9hG4bK1;received=198.51.100.7',
     );
   });
@@ -68,7 +68,7 @@ describe('buildResponse', () => {
   it('a top via-parm in a comma list is stamped; the rest are kept', () => {
     const h = FULL();
     h.set('via', ['SIP/2.0/UDP a.example.com;branch=z9hG4bK1;rport, SIP/2.0/UDP b.example.com;branch=z9hG4bK2']);
-    const l = lines(buildResponse({ headers: h }, peer, 200, 'OK', { toTag: null, server: 's' }));
+    const l = lines(buildResponse(unvalidated(h), peer, 200, 'OK', { toTag: null, server: 's' }));
     expect(l[1]).toBe('Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1;rport=40123;received=198.51.100.7');
     expect(l[2]).toBe('Via: SIP/2.0/UDP b.example.com;branch=z9hG4bK2');
   });
@@ -76,20 +76,20 @@ describe('buildResponse', () => {
   it('a received sent by the client is replaced, not duplicated', () => {
     const h = FULL();
     h.set('via', ['SIP/2.0/UDP a.example.com;receivedx=1;received=10.0.0.1;branch=z9hG4bK1']);
-    expect(lines(buildResponse({ headers: h }, peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
+    expect(lines(buildResponse(unvalidated(h), peer, 200, 'OK', { toTag: null, server: 's' }))[1]).toBe(
       'Via: SIP/2.0/UDP a.example.com;receivedx=1;branch=z9hG4bK1;received=198.51.100.7',
     );
   });
 
   it('IPv4-mapped peers are written as IPv4 in received', () => {
     const p: Peer = { ...peer, address: '::ffff:198.51.100.7' };
-    const l = lines(buildResponse({ headers: FULL() }, p, 200, 'OK', { toTag: null, server: 's' }));
+    const l = lines(buildResponse(unvalidated(FULL()), p, 200, 'OK', { toTag: null, server: 's' }));
     expect(l[1]).toContain(';received=198.51.100.7');
   });
 
   it('copes with a partial header map (a 400 for a message missing headers)', () => {
     const out = buildResponse(
-      { headers: hdrs([['via', ['SIP/2.0/UDP h;branch=z9hG4bK1']]]) },
+      unvalidated(hdrs([['via', ['SIP/2.0/UDP h;branch=z9hG4bK1']]])),
       peer,
       400,
       'Missing Call-ID',
@@ -106,7 +106,7 @@ describe('buildResponse', () => {
       '',
       '',
     ]);
-    expect(buildResponse({ headers: new Map() }, peer, 400, 'Bad', { toTag: null, server: 's' }).toString()).toBe(
+    expect(buildResponse(unvalidated(new Map()), peer, 400, 'Bad', { toTag: null, server: 's' }).toString()).toBe(
       'SIP/2.0 400 Bad\r\nServer: s\r\nContent-Length: 0\r\n\r\n',
     );
   });
@@ -116,13 +116,13 @@ describe('buildResponse', () => {
       ['via', ['garbage;;']],
       ['to', ['"broken <sip:a@b>']],
     ]);
-    const l = lines(buildResponse({ headers: h }, peer, 400, 'Malformed To', { toTag: 'x', server: 's' }));
+    const l = lines(buildResponse(unvalidated(h), peer, 400, 'Malformed To', { toTag: 'x', server: 's' }));
     expect(l).toContain('Via: garbage;;');
     expect(l).toContain('To: "broken <sip:a@b>;tag=x');
   });
 
   it('body: Content-Length in bytes; CR/LF in extra values cannot inject headers', () => {
-    const out = buildResponse({ headers: FULL() }, peer, 200, 'OK', {
+    const out = buildResponse(unvalidated(FULL()), peer, 200, 'OK', {
       toTag: null,
       headers: [['X-Evil', 'a\r\nInjected: yes']],
       body: 'ü',
@@ -135,7 +135,7 @@ describe('buildResponse', () => {
 });
 
 describe('routeForResponse', () => {
-  const via = (v: string): HeaderMap => hdrs([['via', [v]]]);
+  const via = (v: string) => unvalidated(hdrs([['via', [v]]])).vias;
   it('UDP with rport: source address and port', () => {
     expect(routeForResponse(via('SIP/2.0/UDP 10.0.0.1:5062;branch=z9hG4bK1;rport'), peer)).toEqual({
       address: '198.51.100.7',
@@ -160,7 +160,7 @@ describe('routeForResponse', () => {
     });
   });
   it('null without a usable top Via', () => {
-    expect(routeForResponse(new Map(), peer)).toBeNull();
+    expect(routeForResponse(unvalidated(new Map()).vias, peer)).toBeNull();
     expect(routeForResponse(via('nonsense'), peer)).toBeNull();
   });
 });

@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parse.js';
-import { validateRequest } from '../../src/sip/validate.js';
+import { problemOf } from '../helpers/validation.js';
 import { parseContacts, parseNameAddr, parseVias } from '../../src/sip/headers.js';
 import { parseSipUri } from '../../src/sip/uri.js';
 import type { SipMessage } from '../../src/sip/message.js';
@@ -102,7 +102,7 @@ function check(dir: 'valid' | 'invalid', name: string, exp: Expected): void {
   }
   expect(r.message.kind).toBe('request');
   if (r.message.kind !== 'request') return;
-  const v = validateRequest(r.message);
+  const v = problemOf(r.message);
   if (exp.stage === 'ok') expect(v).toBeNull();
   else expect(v).toEqual({ status: exp.status, reason: exp.reason });
 }

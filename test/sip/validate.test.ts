@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SipRequest } from '../../src/sip/message.js';
 import { DEFAULT_PARSE_LIMITS, parseMessage } from '../../src/sip/parse.js';
+import { problemOf } from '../helpers/validation.js';
 import { validateRequest } from '../../src/sip/validate.js';
 
 const BASE: Array<[string, string]> = [
@@ -30,9 +31,20 @@ function request(changes: Record<string, string | null> = {}, start = 'REGISTER 
 }
 
 describe('validateRequest', () => {
+  it('keeps what it parsed: Vias, From, To, Call-ID, CSeq, Request-URI, Contacts', () => {
+    const v = validateRequest(request());
+    if (!v.ok) throw new Error(v.refusal.phrase);
+    expect(v.request.vias[0]?.params.branch).toMatch(/^z9hG4bK/);
+    expect(v.request.to.uri).toMatch(/^sip:/);
+    expect(v.request.from.params.tag).toBeDefined();
+    expect(v.request.cseq.method).toBe(v.request.method);
+    expect(v.request.requestUri.host).toBeTruthy();
+    expect(v.request.callId.length).toBeGreaterThan(0);
+  });
+
   it('accepts a good REGISTER, and one without Max-Forwards', () => {
-    expect(validateRequest(request())).toBeNull();
-    expect(validateRequest(request({ 'Max-Forwards': null }))).toBeNull();
+    expect(problemOf(request())).toBeNull();
+    expect(problemOf(request({ 'Max-Forwards': null }))).toBeNull();
   });
   it.each([
     ['Via', 'Missing Via'],
@@ -41,7 +53,7 @@ describe('validateRequest', () => {
     ['Call-ID', 'Missing Call-ID'],
     ['CSeq', 'Missing CSeq'],
   ])('missing %s -> 400 %s', (name, reason) => {
-    expect(validateRequest(request({ [name]: null }))).toEqual({ status: 400, reason });
+    expect(problemOf(request({ [name]: null }))).toEqual({ status: 400, reason });
   });
   it.each([
     [{ Via: 'SIP/2.0/UDP' }, 'Malformed Via'],
@@ -56,28 +68,28 @@ describe('validateRequest', () => {
     [{ 'Max-Forwards': '256' }, 'Malformed Max-Forwards'],
     [{ Contact: 'sip:a@b, <' }, 'Malformed Contact'],
   ])('%j -> 400 %s', (changes, reason) => {
-    expect(validateRequest(request(changes))).toEqual({ status: 400, reason });
+    expect(problemOf(request(changes))).toEqual({ status: 400, reason });
   });
   it('repeated single-value headers -> 400', () => {
     const r = request({ 'Call-ID': 'x', 'call-id': 'y' });
-    expect(validateRequest(r)).toEqual({ status: 400, reason: 'Multiple Call-ID' });
+    expect(problemOf(r)).toEqual({ status: 400, reason: 'Multiple Call-ID' });
   });
   it('Max-Forwards 0 is acceptable for the registrar itself (zeromf)', () => {
-    expect(validateRequest(request({ 'Max-Forwards': '0' }))).toBeNull();
+    expect(problemOf(request({ 'Max-Forwards': '0' }))).toBeNull();
   });
   it('Request-URI checks', () => {
-    expect(validateRequest(request({}, 'REGISTER tel:+1555 SIP/2.0'))).toEqual({
+    expect(problemOf(request({}, 'REGISTER tel:+1555 SIP/2.0'))).toEqual({
       status: 416,
       reason: 'Unsupported URI Scheme',
     });
-    expect(validateRequest(request({}, 'REGISTER sip:exa%mple SIP/2.0'))).toEqual({
+    expect(problemOf(request({}, 'REGISTER sip:exa%mple SIP/2.0'))).toEqual({
       status: 400,
       reason: 'Malformed Request-URI',
     });
-    expect(validateRequest(request({}, 'REGISTER sips:example.com SIP/2.0'))).toBeNull();
+    expect(problemOf(request({}, 'REGISTER sips:example.com SIP/2.0'))).toBeNull();
   });
   it('SIP-Version other than 2.0 -> 505', () => {
-    expect(validateRequest(request({}, 'REGISTER sip:example.com SIP/2.1'))).toEqual({
+    expect(problemOf(request({}, 'REGISTER sip:example.com SIP/2.1'))).toEqual({
       status: 505,
       reason: 'Version Not Supported',
     });
@@ -85,6 +97,6 @@ describe('validateRequest', () => {
   it('a hand-built request whose Content-Length disagrees with its body -> 400', () => {
     const r = request();
     const bad: SipRequest = { ...r, body: Buffer.from('xx') };
-    expect(validateRequest(bad)).toEqual({ status: 400, reason: 'Content-Length mismatch' });
+    expect(problemOf(bad)).toEqual({ status: 400, reason: 'Content-Length mismatch' });
   });
 });
