@@ -59,8 +59,17 @@ export function toRegisterRequest(valid: ValidRequest, source: Peer): RegisterRe
   for (const v of h.get('path') ?? []) for (const p of splitList(v)) if (p.length > 0) path.push(p);
 
   const supported = parseOptionTags(h.get('supported') ?? []);
+  // Fields listed, not spread: a spread copies through a generic runtime path (the profile showed it at 10 %).
   return {
-    ...valid,
+    message: valid.message,
+    method: valid.method,
+    vias: valid.vias,
+    from: valid.from,
+    to: valid.to,
+    callId: valid.callId,
+    cseq: valid.cseq,
+    requestUri: valid.requestUri,
+    contacts: valid.contacts,
     toUri,
     credentials,
     expires,
