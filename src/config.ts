@@ -14,6 +14,15 @@ export interface Config {
     udpPort: Port;
     tcpPort: Port;
     tlsPort: Port;
+    /** SIP over WebSocket (RFC 7118), ws:// and (with the TLS certificate) wss://. */
+    wsPort: Port;
+    wssPort: Port;
+    ws: {
+      /** Origins a browser page may connect from; empty: any. */
+      allowedOrigins: string[];
+      /** Ping interval; a connection that misses one pong is closed (and its flows end). */
+      pingIntervalSec: number;
+    };
     tlsCert: string | null;
     tlsKey: string | null;
     domains: string[];
@@ -74,6 +83,9 @@ export const DEFAULT_CONFIG: Config = {
     udpPort: 5060,
     tcpPort: 5060,
     tlsPort: 5061,
+    wsPort: 5066,
+    wssPort: 7443,
+    ws: { allowedOrigins: [], pingIntervalSec: 30 },
     tlsCert: null,
     tlsKey: null,
     domains: ['localhost'],
@@ -135,6 +147,9 @@ const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['SIP_UDP_PORT', 'sip.udpPort'],
   ['SIP_TCP_PORT', 'sip.tcpPort'],
   ['SIP_TLS_PORT', 'sip.tlsPort'],
+  ['SIP_WS_PORT', 'sip.wsPort'],
+  ['SIP_WSS_PORT', 'sip.wssPort'],
+  ['SIP_WS_ORIGINS', 'sip.ws.allowedOrigins'],
   ['SIP_TLS_CERT', 'sip.tlsCert'],
   ['SIP_TLS_KEY', 'sip.tlsKey'],
   ['SIP_DOMAINS', 'sip.domains'],
@@ -251,6 +266,14 @@ const network: Check = (v, key) => {
   return s;
 };
 
+/** An Origin (RFC 6454 serialisation): scheme://host[:port], no path. */
+const origin: Check = (v, key) => {
+  const s = str(v, key) as string;
+  if (!/^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/.test(s))
+    fail(key, 'must be an origin such as https://phone.example.com', v);
+  return s;
+};
+
 const redisUrl: Check = (v, key) => {
   const s = nullableStr(v, key);
   if (s !== null && !/^rediss?:\/\//.test(s as string)) fail(key, 'must be a redis:// or rediss:// URL', v);
@@ -275,6 +298,9 @@ const SCHEMA = {
     udpPort: port,
     tcpPort: port,
     tlsPort: port,
+    wsPort: port,
+    wssPort: port,
+    ws: { allowedOrigins: list(origin), pingIntervalSec: int(1, 3600) },
     tlsCert: nullableStr,
     tlsKey: nullableStr,
     domains: list(domain, { nonEmpty: true, unique: true }),
@@ -372,9 +398,20 @@ function crossCheck(c: Config): void {
   if (c.sip.workers > 1 && c.redisUrl === null) {
     throw new ConfigError('sip.workers', 'more than 1 worker needs REDIS_URL: workers share their state through Redis');
   }
-  const { tcpPort, tlsPort, tlsCert } = c.sip;
-  if (tlsCert !== null && typeof tcpPort === 'number' && tcpPort !== 0 && tcpPort === tlsPort) {
-    throw new ConfigError('sip.tlsPort', 'must differ from sip.tcpPort');
+  // Stream listeners share the TCP port space: no two may ask for the same fixed port.
+  const { tcpPort, tlsPort, wsPort, wssPort, tlsCert } = c.sip;
+  const fixed: Array<[string, Port, boolean]> = [
+    ['sip.tcpPort', tcpPort, true],
+    ['sip.tlsPort', tlsPort, tlsCert !== null],
+    ['sip.wsPort', wsPort, true],
+    ['sip.wssPort', wssPort, tlsCert !== null],
+  ];
+  const seen = new Map<number, string>();
+  for (const [key, p, on] of fixed) {
+    if (!on || typeof p !== 'number' || p === 0) continue;
+    const other = seen.get(p);
+    if (other !== undefined) throw new ConfigError(key, `must differ from ${other}`);
+    seen.set(p, key);
   }
 }
 

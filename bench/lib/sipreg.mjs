@@ -270,6 +270,8 @@ export async function startSipreg(o) {
     SIP_HOST: o.host ?? '127.0.0.1',
     SIP_UDP_PORT: '0',
     SIP_TCP_PORT: '0',
+    SIP_WS_PORT: '0',
+    SIP_WSS_PORT: '0',
     SIP_TLS_PORT: 'off',
     SIP_DOMAINS: (o.domains ?? ['bench.test', '127.0.0.1']).join(','),
     ADMIN_HOST: '127.0.0.1',

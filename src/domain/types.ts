@@ -50,11 +50,20 @@ export interface AccountRecord {
 
 export type AccountPatch = Partial<Pick<Account, 'enabled' | 'allowedAddresses' | 'maxContacts' | 'algorithms'>>;
 
+/** SIP transports: RFC 3261 UDP, TCP, TLS; RFC 7118 WebSocket (ws) and secure WebSocket (wss). */
+export type TransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+export const TRANSPORT_NAMES: readonly TransportName[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
+
 export interface BindingSource {
-  readonly transport: 'udp' | 'tcp' | 'tls';
+  readonly transport: TransportName;
   readonly address: string;
   readonly port: number;
   readonly connectionId: number | null;
+  /**
+   * The registrar instance (process) that holds the connection, so a connection id is unambiguous across instances;
+   * null over UDP. RFC 5626 flows and WebSocket bindings end with their connection.
+   */
+  readonly node: string | null;
 }
 
 /** One registered contact of an AOR (RFC 3261 10.3). Times are milliseconds since the epoch. */

@@ -19,6 +19,8 @@ export interface BindingRequest {
   readonly contacts: readonly ContactEntry[] | '*' | null;
   /** The Expires header; undefined when absent. */
   readonly expiresHeader: number | undefined;
+  /** Supported: outbound (RFC 5626 4.2); without it reg-id is ignored. */
+  readonly outbound?: boolean;
   readonly callId: string;
   readonly cseq: number;
   readonly path: readonly string[];
@@ -60,17 +62,23 @@ interface Wanted {
 }
 
 /** RFC 5626 4.2: `+sip.instance` (a quoted URN in angle brackets) and `reg-id` together name a flow. */
-function flowOf(entry: ContactEntry): { instance: string | null; regId: number | null } | null {
+/**
+ * The contact's flow (RFC 5626 4.2, 6): `+sip.instance` and `reg-id` from a UA that supports outbound. reg-id is
+ * 1 to 2^31-1 (RFC 5626 13: `reg-id=0` is no reg-id, refused as malformed); without `+sip.instance`, or without
+ * `Supported: outbound`, the contact is bound by the rules of RFC 3261 and its reg-id ignored. null: malformed.
+ */
+function flowOf(entry: ContactEntry, outbound: boolean): { instance: string | null; regId: number | null } | null {
   const rawInstance = entry.params['+sip.instance'];
   const rawRegId = entry.params['reg-id'];
-  const instance = rawInstance === undefined || rawInstance === null ? null : rawInstance.replace(/^"(.*)"$/, '$1');
+  const quoted = rawInstance === undefined || rawInstance === null ? null : rawInstance.replace(/^"(.*)"$/, '$1');
+  const instance = quoted === '' ? null : quoted;
   let regId: number | null = null;
   if (rawRegId !== undefined) {
     if (rawRegId === null || !/^[0-9]{1,10}$/.test(rawRegId) || Number(rawRegId) < 1 || Number(rawRegId) > 0x7fffffff)
       return null;
-    regId = Number(rawRegId);
+    regId = instance !== null && outbound ? Number(rawRegId) : null;
   }
-  return { instance: instance === '' ? null : instance, regId };
+  return { instance, regId };
 }
 
 /** The binding's identity within its AOR (see Binding.key). */
@@ -100,7 +108,7 @@ export function applyRegister(current: readonly Binding[], req: BindingRequest, 
     const uri = parseSipUri(entry.uri);
     // RFC 3261 allows other schemes in Contact; this registrar only routes to SIP, so it refuses to store them.
     if (uri === null) return invalid('Unsupported Contact URI');
-    const flow = flowOf(entry);
+    const flow = flowOf(entry, req.outbound ?? true);
     if (flow === null) return invalid('Invalid reg-id');
     const decision = decideExpiry(entry.expires, req.expiresHeader, rules.limits);
     if (decision.kind === 'invalid') return invalid('Invalid Expires');

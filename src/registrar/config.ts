@@ -28,6 +28,8 @@ export interface RegistrarConfig {
   passwordGraceMs: number;
   /** Value of the Server header, when set. */
   serverName?: string;
+  /** This instance's name on the bindings it holds connections for; default a random one per process. */
+  node?: string;
   /** How long what was read for an AOR (and a seen address lockout) is trusted (./registration-cache.ts); 0: always read. */
   cacheMs: number;
 }

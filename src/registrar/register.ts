@@ -15,13 +15,14 @@
  * the same wrong answer at once, forever; 403 makes it stop and show an error, and gives a guesser nothing a wrong
  * password would not. 400 is only for a Digest answer that does not parse.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Peer } from '../sip/message.js';
 import type { DigestCredentials } from '../sip/headers.js';
 import type { RegisterRequest } from '../sip/register-request.js';
 import { refusal, type Refusal, type RefusalReason } from '../sip/refusals.js';
 import { addressOfRecord } from '../sip/uri.js';
-import type { AccountRecord, DigestAlgorithm } from '../domain/types.js';
+import type { AccountRecord, Binding, DigestAlgorithm } from '../domain/types.js';
 import type { NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
@@ -89,10 +90,14 @@ function fromAllowedAddress(account: AccountRecord['account'], address: string):
 export class Registrar {
   /** The nonce keys in use; replaced when the store's key ring changes (a rotation). */
   readonly nonces: Nonces;
+  /** This process among the registrar instances: recorded on bindings made over its connections. */
+  readonly node: string;
   private readonly auth: DigestAuth;
   private readonly cache: RegistrationCache;
   private readonly trusted: Network[];
   private readonly domains: Set<string>;
+  /** Connection id -> AORs with bindings that end with it (this instance's connections only). */
+  private readonly flows = new Map<number, Set<string>>();
 
   constructor(
     private readonly store: Store,
@@ -100,6 +105,7 @@ export class Registrar {
     private readonly logger: Logger,
   ) {
     this.nonces = new Nonces(config.nonceKeys, config.nonceLifetimeMs);
+    this.node = config.node ?? randomBytes(6).toString('base64url');
     this.auth = new DigestAuth(this.nonces);
     this.cache = new RegistrationCache(config.cacheMs);
     this.trusted = parseNetworks(config.trustedNetworks);
@@ -261,6 +267,67 @@ export class Registrar {
     return this.register(req, peer, now, aor, domain, record as AccountRecord, snapshot, nonceUse, info);
   }
 
+  /**
+   * A connection closed (RFC 5626 flow failure): the bindings that cannot outlive it are removed at once. Those are
+   * the WebSocket ones (a browser's contact is `.invalid`: unreachable but over that connection) and the RFC 5626
+   * flows (reg-id). A plain TCP/TLS binding stays: such a phone opens a new connection when it is called or
+   * refreshes, and an idle timeout must not unregister it.
+   */
+  async connectionClosed(connectionId: number): Promise<void> {
+    const aors = this.flows.get(connectionId);
+    if (aors === undefined) return;
+    this.flows.delete(connectionId);
+    for (const aor of aors) {
+      try {
+        await this.endFlows(aor, connectionId);
+      } catch (err) {
+        // The store is away: the bindings expire by themselves; lookups see them as flows of a closed connection.
+        this.logger.warn({ err, event: 'flow-cleanup-failed', aor }, 'could not remove the bindings of a closed flow');
+      }
+    }
+  }
+
+  /** Whether a binding ends with connection `id` of this instance. */
+  private endsWith(b: Binding, id: number): boolean {
+    const s = b.source;
+    return (
+      s.connectionId === id &&
+      s.node === this.node &&
+      (s.transport === 'ws' || s.transport === 'wss' || b.regId !== null)
+    );
+  }
+
+  private flowAors(id: number): Set<string> {
+    let set = this.flows.get(id);
+    if (set === undefined) this.flows.set(id, (set = new Set()));
+    return set;
+  }
+
+  private async endFlows(aor: string, connectionId: number): Promise<void> {
+    for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
+      const now = Date.now();
+      const snap = await this.store.loadRegistration(aor, '', now);
+      const keep = snap.bindings.filter((b) => !this.endsWith(b, connectionId));
+      if (keep.length === snap.bindings.length) return;
+      const r = await this.store.commitRegistration({
+        aor,
+        expectedVersion: snap.version,
+        bindings: keep,
+        nonce: null,
+        authenticated: false,
+        now,
+      });
+      if (r === 'ok') {
+        this.cache.forget(aor);
+        this.logger.info(
+          { event: 'flow-closed', aor, removed: snap.bindings.length - keep.length },
+          'connection closed: its flows removed',
+        );
+        return;
+      }
+    }
+  }
+
   /** The account's own challenge order, else its domain's, else the registrar's (contract: MD5 alone by default). */
   private algorithmsFor(domain: string, account: AccountRecord['account'] | null): readonly DigestAlgorithm[] {
     return account?.algorithms ?? this.config.domainAlgorithms[domain] ?? this.config.algorithms;
@@ -339,6 +406,9 @@ export class Registrar {
     authInfo: string | null,
   ): Promise<RegistrarReply | typeof CONFLICT> {
     const { contacts, path } = req;
+    // RFC 5626 6: a flow through proxies needs an edge proxy that keeps it; that proxy's Path is the bottom one.
+    if (flowRequested(req) && path.length > 0 && !/;\s*ob(?:\s*[;>=]|$)/i.test(path[path.length - 1] ?? ''))
+      return reject('first-hop');
     const rules: BindingRules = {
       limits: this.config,
       maxContacts: record.account.maxContacts ?? this.config.maxContacts,
@@ -347,6 +417,7 @@ export class Registrar {
     const request = {
       contacts,
       expiresHeader: req.expires,
+      outbound: req.supportsOutbound,
       callId: req.callId,
       cseq: req.cseq.seq,
       path,
@@ -355,6 +426,7 @@ export class Registrar {
         address: peer.address,
         port: peer.port,
         connectionId: peer.connectionId ?? null,
+        node: peer.connectionId === undefined ? null : this.node,
       },
       userAgent: req.userAgent,
       now,
@@ -384,6 +456,7 @@ export class Registrar {
         expectedVersion: snapshot.version,
         bindings: outcome.bindings,
         nonce,
+        authenticated: true,
         now,
       });
     } catch (err) {
@@ -396,6 +469,8 @@ export class Registrar {
     if (result === 'replay') return this.challenge(domain, this.algorithmsFor(domain, record.account), now, true);
     // Both adapters bump the version by one on a commit: the cache now holds what the store holds.
     this.cache.committed(aor, { ...snapshot, bindings: outcome.bindings, version: snapshot.version + 1 });
+    if (peer.connectionId !== undefined && outcome.bindings.some((b) => this.endsWith(b, peer.connectionId!)))
+      this.flowAors(peer.connectionId).add(aor);
     this.logChanges(aor, peer, outcome);
     return this.ok(outcome, path, flowRequested(req), authInfo, now);
   }
@@ -459,10 +534,14 @@ export class Registrar {
   }
 }
 
-/** The UA supports outbound (RFC 5626 4.2) and registered a flow (a contact with reg-id). */
+/** The UA supports outbound (RFC 5626 4.2) and registered a flow (a contact with +sip.instance and reg-id). */
 function flowRequested(req: RegisterRequest): boolean {
   const { contacts } = req;
-  return req.supportsOutbound && Array.isArray(contacts) && contacts.some((c) => c.params['reg-id'] !== undefined);
+  return (
+    req.supportsOutbound &&
+    Array.isArray(contacts) &&
+    contacts.some((c) => c.params['reg-id'] !== undefined && c.params['+sip.instance'] !== undefined)
+  );
 }
 
 function isLocked(lock: { lockedUntil: number | null } | null, now: number): boolean {

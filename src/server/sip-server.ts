@@ -1,6 +1,7 @@
 /**
  * The SIP side of the process: the transports the configuration asks for, one dispatcher behind them, and the way
- * responses find their way back (UDP to the routed address, TCP/TLS over the connection the request came on).
+ * responses find their way back (UDP to the routed address, TCP/TLS/WS/WSS over the connection the request came
+ * on). When a connection closes, the registrar is told, so the flows it carried end (RFC 5626, RFC 7118).
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -8,8 +9,9 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ServerTransactions } from '../sip/transactions.js';
 import { StreamTransport, type StreamLimits } from '../transport/stream.js';
-import type { BoundListener, Peer } from '../transport/types.js';
+import type { BoundListener, ConnectionTransport, Peer, TransportName } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp.js';
+import { WsTransport, type WsLimits } from '../transport/ws.js';
 import { Dispatcher, type RegisterHandler } from './dispatcher.js';
 import { RateLimiter } from './rate-limit.js';
 
@@ -22,7 +24,7 @@ export interface SipServer {
 }
 
 export interface SipServerDeps {
-  registrar: RegisterHandler;
+  registrar: RegisterHandler & { connectionClosed(connectionId: number): void };
   metrics: Metrics;
   logger: Logger;
   /** Source addresses exempt from the flood guard (trusted networks). */
@@ -37,13 +39,14 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     requestsPerSec > 0 ? new RateLimiter(requestsPerSec, Math.max(burst, requestsPerSec), deps.exempt) : null;
 
   const udp: UdpTransport[] = [];
-  const streams = new Map<'tcp' | 'tls', StreamTransport>();
+  const streams = new Map<TransportName, ConnectionTransport>();
   const sender = {
     send(peer: Peer, route: { address: string; port: number }, data: Buffer): void {
       if (peer.transport === 'udp') udp[0]?.send(route.address, route.port, data);
       else if (peer.connectionId !== undefined) streams.get(peer.transport)?.send(peer.connectionId, data);
     },
   };
+  const connectionClosed = (id: number): void => deps.registrar.connectionClosed(id);
   const dispatcher = new Dispatcher(
     deps.registrar,
     sender,
@@ -76,15 +79,25 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
   };
   const host = config.sip.host;
   const listeners: BoundListener[] = [];
-  const addStream = (s: StreamTransport, kind: 'tcp' | 'tls'): void => {
+  const addStream = (s: ConnectionTransport, kind: TransportName): void => {
     s.onConnectionCount = (transport, open) => metrics.connections.set({ transport }, open);
     s.onRefused = (transport, cap) => metrics.connectionsRefused.inc({ transport, cap });
     s.onSlowReader = (transport, address) => {
       metrics.dropped.inc({ reason: 'slow-reader' });
       log.warn({ event: 'slow-reader', transport, source: address }, 'connection closed: responses left unread');
     };
+    s.onClosed = connectionClosed;
     streams.set(kind, s);
     listeners.push(s.listener);
+  };
+  const wsLimits: WsLimits = {
+    maxMessageBytes: limits.maxMessageBytes,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    maxConnections: limits.maxConnections,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    handshakeTimeoutMs: limits.tlsHandshakeTimeoutSec * 1000,
+    pingIntervalMs: config.sip.ws.pingIntervalSec * 1000,
+    allowedOrigins: config.sip.ws.allowedOrigins,
   };
   const closeAll = (): Promise<unknown> =>
     Promise.all([...udp.map((u) => u.close()), ...[...streams.values()].map((s) => s.close())]);
@@ -97,9 +110,18 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     if (config.sip.tcpPort !== 'off') {
       addStream(await StreamTransport.listen('tcp', host, config.sip.tcpPort, streamLimits, onMessage), 'tcp');
     }
-    if (config.sip.tlsPort !== 'off' && config.sip.tlsCert !== null && config.sip.tlsKey !== null) {
-      const files = { cert: readFileSync(config.sip.tlsCert), key: readFileSync(config.sip.tlsKey) };
+    const files =
+      config.sip.tlsCert !== null && config.sip.tlsKey !== null
+        ? { cert: readFileSync(config.sip.tlsCert), key: readFileSync(config.sip.tlsKey) }
+        : null;
+    if (config.sip.tlsPort !== 'off' && files !== null) {
       addStream(await StreamTransport.listen('tls', host, config.sip.tlsPort, streamLimits, onMessage, files), 'tls');
+    }
+    if (config.sip.wsPort !== 'off') {
+      addStream(await WsTransport.listen('ws', host, config.sip.wsPort, wsLimits, onMessage), 'ws');
+    }
+    if (config.sip.wssPort !== 'off' && files !== null) {
+      addStream(await WsTransport.listen('wss', host, config.sip.wssPort, wsLimits, onMessage, files), 'wss');
     }
   } catch (e) {
     await closeAll();

@@ -32,6 +32,8 @@ export const REFUSALS = {
   contacts: { status: 403, phrase: 'Too Many Contacts' },
   /** The password before the last change, within the grace period: refused, not counted. */
   'stale-password': { status: 403, phrase: 'Password Changed' },
+  /** RFC 5626 6: a flow registered through a first hop (the bottom Path) that lacks the `ob` parameter. */
+  'first-hop': { status: 439, phrase: 'First Hop Lacks Outbound Support' },
   /** RFC 3261 10.3 step 7: a CSeq not higher than the binding's for the same Call-ID. */
   order: { status: 500, phrase: 'Out of Order' },
   /** The store did not answer, or the commit kept conflicting (with Retry-After): never a 200 for what was not stored. */

@@ -279,7 +279,7 @@ export class MemoryStore implements Store {
     if (next.size > 0) this.bindings.set(aor, next);
     else this.bindings.delete(aor);
     this.bump(aor);
-    const ext = this.extensionLocks.get(aor);
+    const ext = commit.authenticated ? this.extensionLocks.get(aor) : undefined;
     if (ext) {
       ext.failures = 0;
       ext.lastFailAt = 0;

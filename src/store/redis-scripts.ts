@@ -171,7 +171,8 @@ return 1
 
   /**
    * KEYS: b, v, n, fail, bexp.
-   * ARGV: aor, expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, then (key, json, expiresAt) triples.
+   * ARGV: aor, expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, resetFailures (1/0), then
+   * (key, json, expiresAt) triples.
    * -> 'ok' | 'conflict' | 'replay'. Nothing is written unless 'ok'.
    */
   sipregCommit: script(
@@ -186,10 +187,10 @@ local version = tonumber(redis.call('GET', KEYS[2]) or '0')
 if version ~= tonumber(ARGV[2]) then return 'conflict' end
 if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
 dropBindings(KEYS[1], KEYS[2], KEYS[5], aor)
-if #ARGV > 6 then
+if #ARGV > 7 then
   local fields = {}
   local members = {}
-  for i = 7, #ARGV, 3 do
+  for i = 8, #ARGV, 3 do
     fields[#fields + 1] = ARGV[i]
     fields[#fields + 1] = ARGV[i + 1]
     members[#members + 1] = ARGV[i + 2]
@@ -200,7 +201,7 @@ if #ARGV > 6 then
   redis.call('ZADD', KEYS[5], unpack(members))
 end
 -- A success resets the consecutive failure count, not the lockout history.
-if redis.call('EXISTS', KEYS[4]) == 1 then
+if ARGV[7] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HSET', KEYS[4], 'failures', '0', 'lastFailAt', '0')
 end
 return 'ok'

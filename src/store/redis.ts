@@ -8,7 +8,7 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
-import { DIGEST_ALGORITHMS } from '../domain/types.js';
+import { DIGEST_ALGORITHMS, TRANSPORT_NAMES } from '../domain/types.js';
 import type {
   Account,
   AccountPatch,
@@ -236,6 +236,7 @@ export class RedisStore implements Store {
       nonce ? nonce.nc : 0,
       nonce ? Math.max(1, Math.ceil(nonce.ttlMs)) : 0,
       Math.max(1, Math.ceil(latest - now)),
+      commit.authenticated ? '1' : '0',
     ];
     for (const b of live) args.push(b.key, encodeBinding(b), b.expiresAt);
     const reply = await this.run(
@@ -605,7 +606,8 @@ function decodeRecord(h: Record<string, string>): AccountRecord | null {
 // Bindings: binding key -> a JSON array of the Binding's fields in a fixed order, written by this adapter only.
 // Positional rather than an object: a third of the bytes in Redis (docs/store.md), and the key is the hash field.
 // [uri ('' when it equals the key), params, q, expiresAt, callId, cseq, instance, regId, path, transport, address,
-//  port, connectionId, userAgent, registeredAt, updatedAt]
+//  port, connectionId, userAgent, registeredAt, updatedAt, node]; 16-element entries written before `node` read as
+//  node null.
 
 function encodeBinding(b: Binding): string {
   const s = b.source;
@@ -626,10 +628,11 @@ function encodeBinding(b: Binding): string {
     b.userAgent,
     b.registeredAt,
     b.updatedAt,
+    s.node,
   ]);
 }
 
-const TRANSPORTS = new Set(['udp', 'tcp', 'tls']);
+const TRANSPORTS = new Set<string>(TRANSPORT_NAMES);
 const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const numOrNullValue = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
@@ -640,7 +643,7 @@ function decodeBinding(key: string, raw: string): Binding | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(a) || a.length !== 16) return null;
+  if (!Array.isArray(a) || (a.length !== 16 && a.length !== 17)) return null;
   const [uri, params, q, expiresAt, callId, cseq, instance, regId, path, transport, address, port, connectionId] = a;
   if (typeof expiresAt !== 'number' || typeof cseq !== 'number' || typeof callId !== 'string') return null;
   if (typeof transport !== 'string' || !TRANSPORTS.has(transport) || typeof address !== 'string') return null;
@@ -660,6 +663,7 @@ function decodeBinding(key: string, raw: string): Binding | null {
       address,
       port: typeof port === 'number' ? port : 0,
       connectionId: numOrNullValue(connectionId),
+      node: strOrNull(a[16]),
     },
     userAgent: strOrNull(a[13]),
     registeredAt: typeof a[14] === 'number' ? a[14] : 0,

@@ -41,10 +41,12 @@ export interface RegistrationCommit {
   readonly bindings: readonly Binding[];
   /** The (nonce, nc) this REGISTER was authenticated with; the commit fails with 'replay' unless nc is higher than any seen. */
   readonly nonce: NonceUse | null;
+  /** The REGISTER proved who it is: the extension's consecutive failures are reset. false for housekeeping (a flow that ended). */
+  readonly authenticated: boolean;
   readonly now: number;
 }
 
-/** ok: written (and the extension's failure count reset); conflict: the version moved, re-read and retry; replay: nothing written. */
+/** ok: written (and, when authenticated, the extension's failure count reset); conflict: the version moved, re-read and retry; replay: nothing written. */
 export type CommitResult = 'ok' | 'conflict' | 'replay';
 
 export interface FailureRecord {

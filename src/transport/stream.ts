@@ -5,8 +5,15 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { ConnectionCaps } from './caps.js';
 import { StreamFramer, type FramerLimits } from './framer.js';
-import { plainAddress, type BoundListener, type MessageHandler } from './types.js';
+import {
+  plainAddress,
+  type BoundListener,
+  type ConnectionTransport,
+  type MessageHandler,
+  type TransportName,
+} from './types.js';
 
 export interface StreamLimits extends FramerLimits {
   maxConnections: number;
@@ -25,27 +32,33 @@ export interface TlsFiles {
 const CRLF = Buffer.from('\r\n');
 let nextConnectionId = 1;
 
-export class StreamTransport {
+export class StreamTransport implements ConnectionTransport {
   private readonly connections = new Map<number, net.Socket>();
-  private readonly perAddress = new Map<string, number>();
-  /** Every accepted socket, usable or still in its TLS handshake, so close() can end them all. */
-  private readonly sockets = new Set<net.Socket>();
   /** Sockets accepted but not yet usable (TLS handshake under way) count against the caps too. */
-  private open = 0;
+  private readonly caps: ConnectionCaps;
   listener!: BoundListener;
   /** Called with the number of open connections whenever it changes (for a gauge). */
-  onConnectionCount: (transport: 'tcp' | 'tls', open: number) => void = () => {};
+  onConnectionCount: (transport: TransportName, open: number) => void = () => {};
   /** Connections refused by a cap, for a counter. */
-  onRefused: (transport: 'tcp' | 'tls', reason: 'total' | 'address') => void = () => {};
+  onRefused: (transport: TransportName, reason: string) => void = () => {};
+  /** A connection that carried messages closed (its flows end, RFC 5626). */
+  onClosed: (connectionId: number) => void = () => {};
   /** A connection closed because its peer left too many responses unread. */
-  onSlowReader: (transport: 'tcp' | 'tls', address: string) => void = () => {};
+  onSlowReader: (transport: TransportName, address: string) => void = () => {};
 
   private constructor(
     private readonly server: net.Server,
     private readonly kind: 'tcp' | 'tls',
     private readonly limits: StreamLimits,
     private readonly onMessage: MessageHandler,
-  ) {}
+  ) {
+    this.caps = new ConnectionCaps(
+      limits.maxConnections,
+      limits.maxConnectionsPerAddress,
+      (open) => this.onConnectionCount(this.kind, open),
+      (cap) => this.onRefused(this.kind, cap),
+    );
+  }
 
   static async listen(
     kind: 'tcp' | 'tls',
@@ -82,33 +95,14 @@ export class StreamTransport {
   }
 
   get openConnections(): number {
-    return this.open;
+    return this.caps.open;
   }
 
   /** Caps are checked on the raw TCP connection, before any TLS work is spent on it. */
   private admit(raw: net.Socket): void {
-    const address = plainAddress(raw.remoteAddress ?? '');
-    const fromAddress = this.perAddress.get(address) ?? 0;
-    if (this.open >= this.limits.maxConnections || fromAddress >= this.limits.maxConnectionsPerAddress) {
-      this.onRefused(this.kind, this.open >= this.limits.maxConnections ? 'total' : 'address');
-      raw.destroy();
-      return;
-    }
-    this.open++;
-    this.sockets.add(raw);
-    this.perAddress.set(address, fromAddress + 1);
-    this.onConnectionCount(this.kind, this.open);
-    raw.on('error', () => {});
+    if (!this.caps.admit(raw)) return;
     // Idle (and, for TLS, handshake-stalled) connections are closed; traffic of either direction resets the timer.
     raw.setTimeout(this.limits.idleTimeoutMs, () => raw.destroy());
-    raw.once('close', () => {
-      this.open--;
-      this.sockets.delete(raw);
-      const n = (this.perAddress.get(address) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, n);
-      this.onConnectionCount(this.kind, this.open);
-    });
   }
 
   private attach(socket: net.Socket): void {
@@ -126,7 +120,10 @@ export class StreamTransport {
     this.connections.set(id, socket);
     socket.setNoDelay(true);
     socket.on('error', () => {});
-    socket.once('close', () => this.connections.delete(id));
+    socket.once('close', () => {
+      this.connections.delete(id);
+      this.onClosed(id);
+    });
     // The deadline of the message under way; no timer while nothing partial is buffered.
     const deadlineMs = Math.min(this.limits.messageTimeoutMs, this.limits.idleTimeoutMs);
     let deadline: NodeJS.Timeout | null = null;
@@ -171,7 +168,7 @@ export class StreamTransport {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.connections.values()) socket.destroy();
-    for (const socket of this.sockets) socket.destroy();
+    this.caps.destroyAll();
     await closed;
   }
 }

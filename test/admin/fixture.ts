@@ -94,7 +94,7 @@ export function binding(key: string, now: number, address = '192.0.2.10'): Bindi
     instance: null,
     regId: null,
     path: [],
-    source: { transport: 'udp', address, port: 5060, connectionId: null },
+    source: { transport: 'udp', address, port: 5060, connectionId: null, node: null },
     userAgent: 'TestPhone/1.0',
     registeredAt: now,
     updatedAt: now,
@@ -111,6 +111,7 @@ export async function seedBinding(store: Store, aor: string, key = 'phone1', add
     bindings: [...snap.bindings, binding(key, now, address)],
     nonce: null,
     now,
+    authenticated: true,
   });
   if (result !== 'ok') throw new Error(`seedBinding: ${result}`);
 }

@@ -28,6 +28,9 @@ export interface TestApp {
   config: Config;
   udpPort: number;
   tcpPort: number;
+  wsPort: number;
+  /** -1 without a TLS certificate. */
+  wssPort: number;
   tlsPort: number;
   adminUrl: string;
   token: string;
@@ -39,7 +42,15 @@ export interface TestApp {
 export async function startTestApp(overrides?: DeepPartial<Config>, options: { store?: Store } = {}): Promise<TestApp> {
   const config = merge(
     merge(DEFAULT_CONFIG, {
-      sip: { host: '127.0.0.1', udpPort: 0, tcpPort: 0, tlsPort: 'off', domains: ['example.com', 'other.test'] },
+      sip: {
+        host: '127.0.0.1',
+        udpPort: 0,
+        tcpPort: 0,
+        tlsPort: 'off',
+        wsPort: 0,
+        wssPort: 'off',
+        domains: ['example.com', 'other.test'],
+      },
       admin: { host: '127.0.0.1', port: 0, token: 'test-token' },
       registrar: { nonceSecret: 'test-nonce-secret' },
       log: { level: 'debug' },
@@ -62,6 +73,8 @@ export async function startTestApp(overrides?: DeepPartial<Config>, options: { s
     udpPort: port('udp'),
     tcpPort: port('tcp'),
     tlsPort: port('tls'),
+    wsPort: port('ws'),
+    wssPort: port('wss'),
     adminUrl: `http://127.0.0.1:${app.admin?.port ?? 0}`,
     token: app.adminToken,
     logs,
@@ -75,5 +88,8 @@ export async function startTlsTestApp(
   options: { store?: Store } = {},
 ): Promise<TestApp> {
   const { certFile, keyFile } = makeCertificate();
-  return startTestApp(merge(overrides, { sip: { tlsPort: 0, tlsCert: certFile, tlsKey: keyFile } }), options);
+  return startTestApp(
+    merge(overrides, { sip: { tlsPort: 0, wssPort: 0, tlsCert: certFile, tlsKey: keyFile } }),
+    options,
+  );
 }

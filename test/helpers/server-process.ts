@@ -17,6 +17,8 @@ export interface ServerProcess extends Launched {
   tcpPort: number;
   /** -1 without a TLS listener. */
   tlsPort: number;
+  wsPort: number;
+  wssPort: number;
   adminUrl: string;
   /** VmRSS in kB from /proc/<pid>/status; null once the process is gone. */
   rssKb(): number | null;
@@ -74,6 +76,8 @@ export function launch(
     SIP_HOST: '127.0.0.1',
     SIP_UDP_PORT: '0',
     SIP_TCP_PORT: '0',
+    SIP_WS_PORT: '0',
+    SIP_WSS_PORT: '0',
     SIP_DOMAINS: 'example.com',
     ADMIN_PORT: '0',
     ADMIN_TOKEN,
@@ -140,6 +144,8 @@ export async function spawnServer(
     udpPort: port('udp'),
     tcpPort: port('tcp'),
     tlsPort: port('tls'),
+    wsPort: port('ws'),
+    wssPort: port('wss'),
     adminUrl: `http://127.0.0.1:${adminPort}`,
     exit,
     rssKb: () => rssKb(pid),

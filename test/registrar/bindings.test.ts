@@ -14,7 +14,7 @@ const rules: BindingRules = {
   maxContacts: 3,
   policy: 'reject',
 };
-const source = { transport: 'udp' as const, address: '192.0.2.1', port: 5060, connectionId: null };
+const source = { transport: 'udp' as const, address: '192.0.2.1', port: 5060, connectionId: null, node: null };
 
 function contacts(...values: string[]): ReturnType<typeof parseContacts> {
   const c = parseContacts(values);

@@ -21,7 +21,7 @@ const makeBinding = (): Binding => ({
   instance: null,
   regId: null,
   path: [],
-  source: { transport: 'udp', address: '192.0.2.1', port: 5060, connectionId: null },
+  source: { transport: 'udp', address: '192.0.2.1', port: 5060, connectionId: null, node: null },
   userAgent: null,
   registeredAt: 0,
   updatedAt: 0,

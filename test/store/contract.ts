@@ -52,7 +52,7 @@ export function binding(key: string, expiresAt: number, over: Partial<Binding> =
     instance: null,
     regId: null,
     path: [],
-    source: { transport: 'udp', address: '192.0.2.10', port: 5060, connectionId: null },
+    source: { transport: 'udp', address: '192.0.2.10', port: 5060, connectionId: null, node: null },
     userAgent: null,
     registeredAt: T0,
     updatedAt: T0,
@@ -87,6 +87,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         bindings,
         nonce: nonce ? { ...nonce, ttlMs: 5 * MIN } : null,
         now,
+        authenticated: true,
       });
     };
 
@@ -233,6 +234,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           expectedVersion: before.version,
           bindings: [binding('a', T0 + HOUR)],
           nonce: null,
+          authenticated: true,
           now: T0 + 12,
         });
         expect(stale).toBe('conflict');
@@ -289,7 +291,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           instance: '<urn:uuid:00000000-0000-0000-0000-000000000001>',
           regId: 1,
           path: ['<sip:edge.example.com;lr>', '<sip:core.example.com;lr>'],
-          source: { transport: 'tls', address: '2001:db8::7', port: 50123, connectionId: 42 },
+          source: { transport: 'tls', address: '2001:db8::7', port: 50123, connectionId: 42, node: 'n1' },
           userAgent: 'Phone/1.0 "ü"',
           cseq: 4294967295,
         });
@@ -300,6 +302,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
             expectedVersion: snap0.version,
             bindings: [b1, b2],
             nonce: null,
+            authenticated: true,
             now: T0,
           }),
         ).toBe('ok');
@@ -319,6 +322,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           expectedVersion: snap.version,
           bindings: [binding('b', T0 + HOUR)],
           nonce: null,
+          authenticated: true,
           now: T0 + 1,
         });
         expect(r).toBe('conflict');
@@ -362,6 +366,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           expectedVersion: -1,
           bindings: [],
           nonce: { nonce: 'nonce-3', nc: 7, ttlMs: 5 * MIN },
+          authenticated: true,
           now: T0 + 4,
         });
         expect(r).toBe('conflict');

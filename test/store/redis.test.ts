@@ -40,6 +40,7 @@ describe('RedisStore specifics', () => {
         expectedVersion: snap.version,
         bindings: [binding('a', now + 3_600_000), binding('b', now + 600_000)],
         nonce: { nonce: 'abc', nc: 1, ttlMs: 300_000 },
+        authenticated: true,
         now,
       });
       expect(r).toBe('ok');

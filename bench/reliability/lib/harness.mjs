@@ -116,6 +116,8 @@ export async function startServer(opts = {}) {
     SIP_HOST: '127.0.0.1',
     SIP_UDP_PORT: '0',
     SIP_TCP_PORT: '0',
+    SIP_WS_PORT: '0',
+    SIP_WSS_PORT: '0',
     SIP_DOMAINS: DOMAIN,
     ADMIN_HOST: '127.0.0.1',
     ADMIN_PORT: '0',

@@ -1,0 +1,52 @@
+/**
+ * Connection caps shared by the stream transports (TCP, TLS, WS, WSS): open connections overall and per source
+ * address, counted from the raw TCP accept, before any TLS or HTTP work is spent on a connection.
+ */
+import type net from 'node:net';
+import { plainAddress } from './types.js';
+
+export type CapRefusal = 'total' | 'address';
+
+export class ConnectionCaps {
+  private readonly perAddress = new Map<string, number>();
+  /** Every accepted socket, usable or not yet, so close() can end them all. */
+  readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly maxConnections: number,
+    private readonly maxPerAddress: number,
+    private readonly onCount: (open: number) => void,
+    private readonly onRefused: (cap: CapRefusal) => void,
+  ) {}
+
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  /** false (and the socket destroyed) when a cap is reached; otherwise counted until it closes. */
+  admit(raw: net.Socket): boolean {
+    const address = plainAddress(raw.remoteAddress ?? '');
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.sockets.size >= this.maxConnections || fromAddress >= this.maxPerAddress) {
+      this.onRefused(this.sockets.size >= this.maxConnections ? 'total' : 'address');
+      raw.destroy();
+      return false;
+    }
+    this.sockets.add(raw);
+    this.perAddress.set(address, fromAddress + 1);
+    this.onCount(this.sockets.size);
+    raw.on('error', () => {});
+    raw.once('close', () => {
+      this.sockets.delete(raw);
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+      this.onCount(this.sockets.size);
+    });
+    return true;
+  }
+
+  destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+}
