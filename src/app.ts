@@ -190,6 +190,11 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
         (aor) => registrar?.forget(aor),
       ),
       nonceKeys,
+      flowLive: (b) => {
+        const { connectionId, node, transport } = b.source;
+        if (connectionId === null || sip === null || registrar === null || node !== registrar.node) return null;
+        return sip.connectionOpen(transport, connectionId);
+      },
       token: adminToken,
       metrics: async () => {
         const own = await metrics.render();

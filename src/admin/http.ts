@@ -21,12 +21,14 @@ import {
   passwordBody,
   patchAccountBody,
 } from './schemas.js';
-import { accountJson, bindingJson } from './views.js';
+import { accountJson, bindingJson, type FlowLiveness } from './views.js';
 
 export interface AdminServerDeps {
   accounts: AccountService;
   lockouts: LockoutService;
   nonceKeys: Pick<NonceKeyService, 'configured' | 'rotate'>;
+  /** Whether a binding's connection is open here (absent: unknown). */
+  flowLive?: FlowLiveness;
   token: string;
   metrics: () => Promise<{ contentType: string; body: string }>;
   health: () => Promise<{ ok: boolean; detail: Record<string, unknown> }>;
@@ -238,7 +240,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
     async (request) => {
       const now = Date.now();
       const { aor, bindings } = await accounts.bindings(request.params.aor, now);
-      return { aor, bindings: bindings.map((b) => bindingJson(b, now)) };
+      return { aor, bindings: bindings.map((b) => bindingJson(b, now, deps.flowLive)) };
     },
   );
 

@@ -57,9 +57,17 @@ export interface BindingJson {
   cseq: number;
   registeredAt: string;
   updatedAt: string;
+  /**
+   * The connection the binding lives on (TCP, TLS, WS, WSS), or null over UDP. live: whether it is open; null when
+   * another instance holds it (only that one can tell).
+   */
+  flow: { connectionId: number; node: string | null; live: boolean | null } | null;
 }
 
-export function bindingJson(b: Binding, now: number): BindingJson {
+/** Whether a binding's connection is open: null when this process cannot tell. */
+export type FlowLiveness = (b: Binding) => boolean | null;
+
+export function bindingJson(b: Binding, now: number, live: FlowLiveness = () => null): BindingJson {
   return {
     contact: b.uri,
     params: b.params,
@@ -77,5 +85,9 @@ export function bindingJson(b: Binding, now: number): BindingJson {
     cseq: b.cseq,
     registeredAt: iso(b.registeredAt),
     updatedAt: iso(b.updatedAt),
+    flow:
+      b.source.connectionId === null
+        ? null
+        : { connectionId: b.source.connectionId, node: b.source.node, live: live(b) },
   };
 }

@@ -19,6 +19,8 @@ export interface SipServer {
   readonly listeners: readonly BoundListener[];
   /** True until stop() begins. */
   readonly listening: boolean;
+  /** Whether connection `id` of that transport is open in this process. */
+  connectionOpen(transport: TransportName, id: number): boolean;
   /** Stops taking messages, answers what is in flight (at most drainMs), then closes the sockets. */
   stop(drainMs: number): Promise<void>;
 }
@@ -136,6 +138,7 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     get listening() {
       return listening;
     },
+    connectionOpen: (transport, id) => streams.get(transport)?.isOpen(id) ?? false,
     async stop(drainMs) {
       listening = false;
       // Sockets stay open while in-flight requests finish, so their responses still go out.

@@ -149,6 +149,10 @@ export class StreamTransport implements ConnectionTransport {
     });
   }
 
+  isOpen(connectionId: number): boolean {
+    return this.connections.has(connectionId);
+  }
+
   /** false when the connection is gone (RFC 3261 18.2.2 would open a new one; a registrar's client will retry). */
   send(connectionId: number, data: Buffer): boolean {
     const socket = this.connections.get(connectionId);

@@ -34,6 +34,7 @@ export interface ConnectionTransport {
   readonly listener: BoundListener;
   /** false when the connection is gone. */
   send(connectionId: number, data: Buffer): boolean;
+  isOpen(connectionId: number): boolean;
   close(): Promise<void>;
   onConnectionCount: (transport: TransportName, open: number) => void;
   /** A connection refused: by a cap ('total', 'address'), or a handshake refused ('subprotocol', 'origin'). */
