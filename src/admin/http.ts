@@ -15,6 +15,7 @@ import {
   addressParams,
   aorParams,
   createAccountBody,
+  credentialsBody,
   emptyQuery,
   importJsonBody,
   listQuery,
@@ -248,6 +249,27 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
     '/api/v1/accounts/:aor/bindings',
     { schema: { params: aorParams, querystring: emptyQuery } },
     async (request) => accounts.clearBindings(request.params.aor),
+  );
+
+  // ---- short-lived credentials for browser softphones ----
+  app.post<AorParams & { Body: { ttlSec?: number } | undefined }>(
+    '/api/v1/accounts/:aor/credentials',
+    {
+      schema: { params: aorParams, body: credentialsBody, querystring: emptyQuery },
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+    },
+    async (request, reply) => {
+      const c = await accounts.mintCredentials(request.params.aor, request.body?.ttlSec);
+      return reply.code(201).send({ ...c, expiresAt: new Date(c.expiresAt).toISOString() });
+    },
+  );
+
+  app.post<AorParams>(
+    '/api/v1/accounts/:aor/credential-secret',
+    { schema: { params: aorParams, querystring: emptyQuery } },
+    async (request) => accounts.rotateCredentialSecret(request.params.aor),
   );
 
   // ---- lockouts ----

@@ -7,6 +7,7 @@ import {
   bindingView,
   blacklistView,
   createAccountBody,
+  credentialsBody,
   errorView,
   listQuery,
   passwordBody,
@@ -113,6 +114,40 @@ export function openApiDocument(): Schema {
           summary: 'Set the password, or generate one (returned once); removes every binding',
           requestBody: { required: false, ...json(passwordBody) },
           responses: { '200': ok('changed', accountWithPassword), '404': err('no such account'), ...common },
+        },
+      },
+      '/api/v1/accounts/{aor}/credentials': {
+        ...withAor,
+        post: {
+          summary:
+            'Mint short-lived digest credentials for a browser softphone: username "<expiry>:<authId>", password base64(HMAC-SHA1(secret, username))',
+          requestBody: { required: false, ...json(credentialsBody) },
+          responses: {
+            '201': ok('credentials', {
+              type: 'object',
+              properties: {
+                username: { type: 'string' },
+                password: { type: 'string' },
+                expiresAt: { type: 'string', format: 'date-time' },
+              },
+            }),
+            '404': err('no such account'),
+            ...common,
+          },
+        },
+      },
+      '/api/v1/accounts/{aor}/credential-secret': {
+        ...withAor,
+        post: {
+          summary: 'Rotate the secret short-lived credentials are derived from; returned once',
+          responses: {
+            '200': ok('the new secret', {
+              type: 'object',
+              properties: { aor: { type: 'string' }, secret: { type: 'string' } },
+            }),
+            '404': err('no such account'),
+            ...common,
+          },
         },
       },
       '/api/v1/accounts/{aor}/bindings': {

@@ -62,6 +62,14 @@ export const passwordBody = {
   },
 } as const;
 
+export const credentialsBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ttlSec: { type: 'integer', minimum: 60, maximum: 86400, description: 'lifetime; default 3600' },
+  },
+} as const;
+
 export const aorParams = {
   type: 'object',
   additionalProperties: false,

@@ -46,6 +46,8 @@ export interface AccountRecord {
   readonly account: Account;
   /** null for an `ip` account or one created without a password. */
   readonly credentials: Credentials | null;
+  /** HMAC key of the account's short-lived credentials (registrar/ephemeral.ts); absent until first used. */
+  readonly credentialSecret?: string | null;
 }
 
 export type AccountPatch = Partial<Pick<Account, 'enabled' | 'allowedAddresses' | 'maxContacts' | 'algorithms'>>;

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { computeHa1 } from '../sip/digest.js';
+import { ephemeralPassword, ephemeralUsername, newCredentialSecret } from './ephemeral.js';
 import {
   DIGEST_ALGORITHMS,
   type Account,
@@ -21,6 +22,10 @@ import {
 import { type Page, type Store } from '../store/types.js';
 import { parseNetwork } from './address-match.js';
 import { checkPassword, generatePassword, type PasswordPolicy } from './passwords.js';
+
+const DEFAULT_CREDENTIAL_TTL_SEC = 3600;
+const MIN_CREDENTIAL_TTL_SEC = 60;
+const MAX_CREDENTIAL_TTL_SEC = 86_400;
 
 export class ServiceError extends Error {
   constructor(
@@ -241,6 +246,46 @@ export class AccountService {
     this.audit('account.password', aor, now, { passwordGenerated: password === undefined, bindingsRemoved: true });
     const updated = (await this.store.getAccount(aor))?.account ?? account;
     return password === undefined ? { account: updated, generatedPassword: chosen } : { account: updated };
+  }
+
+  /**
+   * Short-lived digest credentials for a browser softphone (./ephemeral.ts): valid until expiresAt, and no binding
+   * made with them outlives it. The account's credential secret is made on first use.
+   */
+  async mintCredentials(
+    aorOrUser: string,
+    ttlSec: number = DEFAULT_CREDENTIAL_TTL_SEC,
+    now = Date.now(),
+  ): Promise<{ username: string; password: string; expiresAt: number }> {
+    const aor = this.resolveAor(aorOrUser);
+    if (!Number.isInteger(ttlSec) || ttlSec < MIN_CREDENTIAL_TTL_SEC || ttlSec > MAX_CREDENTIAL_TTL_SEC)
+      throw new ServiceError(
+        400,
+        `ttlSec: must be an integer from ${MIN_CREDENTIAL_TTL_SEC} to ${MAX_CREDENTIAL_TTL_SEC}`,
+      );
+    const record = await this.getRecord(aor);
+    if (record.account.authType === 'ip')
+      throw new ServiceError(400, `account ${aor} authenticates by IP: it has no credentials to mint`);
+    let secret = record.credentialSecret ?? null;
+    if (secret === null) {
+      secret = newCredentialSecret();
+      await this.store.setCredentialSecret(aor, secret);
+    }
+    const expiresAt = now + ttlSec * 1000;
+    const username = ephemeralUsername(expiresAt, record.account.authId);
+    this.audit('account.credentials', aor, now, { ttlSec });
+    return { username, password: ephemeralPassword(secret, username), expiresAt: Math.floor(expiresAt / 1000) * 1000 };
+  }
+
+  /** A new credential secret, returned once (for a web backend that mints credentials itself); old ones stop working. */
+  async rotateCredentialSecret(aorOrUser: string, now = Date.now()): Promise<{ aor: string; secret: string }> {
+    const aor = this.resolveAor(aorOrUser);
+    const record = await this.getRecord(aor);
+    if (record.account.authType === 'ip') throw new ServiceError(400, `account ${aor} authenticates by IP`);
+    const secret = newCredentialSecret();
+    if (!(await this.store.setCredentialSecret(aor, secret))) throw new ServiceError(404, `no account ${aor}`);
+    this.audit('account.credential-secret', aor, now, {});
+    return { aor, secret };
   }
 
   async remove(aorOrUser: string, now = Date.now()): Promise<void> {

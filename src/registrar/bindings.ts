@@ -12,6 +12,8 @@ export interface BindingRules {
   readonly limits: ExpiryLimits;
   readonly maxContacts: number;
   readonly policy: 'reject' | 'replace-oldest';
+  /** No binding may outlive this (ms): the expiry of the short-lived credentials it was made with. */
+  readonly notAfter?: number;
 }
 
 export interface BindingRequest {
@@ -143,7 +145,7 @@ export function applyRegister(current: readonly Binding[], req: BindingRequest, 
       uri: w.entry.uri,
       params: w.entry.paramsText,
       q: w.entry.q,
-      expiresAt: now + w.seconds * 1000,
+      expiresAt: Math.min(now + w.seconds * 1000, rules.notAfter ?? Infinity),
       callId: req.callId,
       cseq: req.cseq,
       instance: w.instance,

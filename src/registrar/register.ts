@@ -22,7 +22,9 @@ import type { DigestCredentials } from '../sip/headers.js';
 import type { RegisterRequest } from '../sip/register-request.js';
 import { refusal, type Refusal, type RefusalReason } from '../sip/refusals.js';
 import { addressOfRecord } from '../sip/uri.js';
-import type { AccountRecord, Binding, DigestAlgorithm } from '../domain/types.js';
+import type { AccountRecord, Binding, Credentials, DigestAlgorithm } from '../domain/types.js';
+import { computeHa1 } from '../sip/digest.js';
+import { ephemeralPassword, parseEphemeral } from './ephemeral.js';
 import type { NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
@@ -41,7 +43,7 @@ export type RegisterOutcome =
   | { kind: 'rejected'; reason: RejectReason; authFailure?: AuthFailureReason };
 
 /** Why an authentication failed, for the failure counter (a bounded set; never shown to the client). */
-export type AuthFailureReason = AuthFailure;
+export type AuthFailureReason = AuthFailure | 'expired-credential';
 
 export interface RegistrarReply {
   status: number;
@@ -210,6 +212,13 @@ export class Registrar {
     }
     if (creds === undefined) return this.challenge(domain, algorithms, now, false);
 
+    // Short-lived web credentials (./ephemeral.ts): the username carries their expiry; the password is derived.
+    const ephemeral = ephemeralFor(record, creds.params.username, domain, algorithms);
+    if (ephemeral !== null && ephemeral.expiresAt <= now) {
+      // Expired: a failed authentication like any other.
+      await this.countFailure(aor, peer, now, 'expired-credential');
+      return { ...reject('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: 'expired-credential' } };
+    }
     const result = this.auth.verify({
       params: creds.params,
       realm: domain,
@@ -217,8 +226,8 @@ export class Registrar {
       requestUriText: req.message.uri,
       requestUri: req.requestUri,
       body: req.body,
-      authId: account?.authId ?? null,
-      credentials: record?.credentials ?? null,
+      authId: ephemeral?.username ?? account?.authId ?? null,
+      credentials: ephemeral?.credentials ?? record?.credentials ?? null,
       algorithms,
       now,
     });
@@ -264,7 +273,18 @@ export class Registrar {
     };
     // nextnonce is off by default: several phones (linphone's belle-sip) answer it without qop on their next request.
     const info = this.config.nextNonce ? `nextnonce="${this.auth.nextNonce(now)}", ${result.info}` : result.info;
-    return this.register(req, peer, now, aor, domain, record as AccountRecord, snapshot, nonceUse, info);
+    return this.register(
+      req,
+      peer,
+      now,
+      aor,
+      domain,
+      record as AccountRecord,
+      snapshot,
+      nonceUse,
+      info,
+      ephemeral?.expiresAt,
+    );
   }
 
   /**
@@ -404,6 +424,7 @@ export class Registrar {
     snapshot: RegistrationSnapshot,
     nonce: NonceUse | null,
     authInfo: string | null,
+    notAfter?: number,
   ): Promise<RegistrarReply | typeof CONFLICT> {
     const { contacts, path } = req;
     // RFC 5626 6: a flow through proxies needs an edge proxy that keeps it; that proxy's Path is the bottom one.
@@ -413,6 +434,7 @@ export class Registrar {
       limits: this.config,
       maxContacts: record.account.maxContacts ?? this.config.maxContacts,
       policy: this.config.maxContactsPolicy,
+      notAfter,
     };
     const request = {
       contacts,
@@ -546,4 +568,24 @@ function flowRequested(req: RegisterRequest): boolean {
 
 function isLocked(lock: { lockedUntil: number | null } | null, now: number): boolean {
   return lock !== null && lock.lockedUntil !== null && lock.lockedUntil > now;
+}
+
+/**
+ * The account's short-lived credentials named by `username`, when it is one (`<expiry>:<auth ID>` and the account
+ * has a credential secret): the HA1s of the derived password, for the algorithms offered.
+ */
+function ephemeralFor(
+  record: AccountRecord | null,
+  username: string | undefined,
+  realm: string,
+  algorithms: readonly DigestAlgorithm[],
+): { username: string; expiresAt: number; credentials: Credentials } | null {
+  const secret = record?.credentialSecret;
+  if (!secret || username === undefined || record === null) return null;
+  const parsed = parseEphemeral(username);
+  if (parsed === null || parsed.authId !== record.account.authId) return null;
+  const password = ephemeralPassword(secret, username);
+  const ha1: Partial<Record<DigestAlgorithm, string>> = {};
+  for (const a of algorithms) ha1[a] = computeHa1(a, username, realm, password);
+  return { username, expiresAt: parsed.expiresAt, credentials: { ha1, previousHa1: null, previousUntil: null } };
 }

@@ -148,6 +148,7 @@ function compareAor(a: string, b: string): number {
 interface AccountEntry {
   account: Account;
   credentials: Credentials | null;
+  credentialSecret?: string | null;
 }
 
 export class MemoryStore implements Store {
@@ -179,14 +180,18 @@ export class MemoryStore implements Store {
   async createAccount(record: AccountRecord): Promise<boolean> {
     const aor = record.account.aor;
     if (this.accounts.has(aor)) return false;
-    this.accounts.set(aor, { account: frozen(record.account), credentials: frozen(record.credentials) });
+    this.accounts.set(aor, {
+      account: frozen(record.account),
+      credentials: frozen(record.credentials),
+      credentialSecret: record.credentialSecret ?? null,
+    });
     this.sortedInsert(aor);
     return true;
   }
 
   async getAccount(aor: string): Promise<AccountRecord | null> {
     const e = this.accounts.get(aor);
-    return e ? { account: e.account, credentials: e.credentials } : null;
+    return e ? { account: e.account, credentials: e.credentials, credentialSecret: e.credentialSecret ?? null } : null;
   }
 
   async listAccounts(limit: number, cursor: string | null): Promise<Page<Account>> {
@@ -236,6 +241,13 @@ export class MemoryStore implements Store {
     this.tick(now);
     const e = this.accounts.get(aor);
     if (e) e.account = frozen({ ...e.account, staleDevice: { address, seenAt: now } });
+  }
+
+  async setCredentialSecret(aor: string, secret: string): Promise<boolean> {
+    const e = this.accounts.get(aor);
+    if (!e) return false;
+    e.credentialSecret = secret;
+    return true;
   }
 
   async deleteAccount(aor: string): Promise<boolean> {

@@ -186,6 +186,10 @@ export class RedisStore implements Store {
     await this.run('sipregSetIfExists', [this.acct(aor)], ['staleDevice', JSON.stringify({ address, seenAt: now })]);
   }
 
+  async setCredentialSecret(aor: string, secret: string): Promise<boolean> {
+    return (await this.run('sipregSetIfExists', [this.acct(aor)], ['credentialSecret', JSON.stringify(secret)])) === 1;
+  }
+
   async deleteAccount(aor: string): Promise<boolean> {
     const tx = this.redis.multi();
     this.queue(
@@ -496,6 +500,7 @@ function encodeRecord(record: AccountRecord): string[] {
   const out: string[] = [];
   for (const f of ACCOUNT_FIELDS) out.push(f, JSON.stringify(record.account[f]));
   out.push('credentials', JSON.stringify(record.credentials));
+  if (record.credentialSecret) out.push('credentialSecret', JSON.stringify(record.credentialSecret));
   return out;
 }
 
@@ -600,7 +605,9 @@ function decodeRecord(h: Record<string, string>): AccountRecord | null {
     passwordChangedAt: numOrNull(h, 'passwordChangedAt'),
     staleDevice,
   };
-  return { account, credentials: decodeCredentials(field(h, 'credentials')) };
+  const secret = h.credentialSecret === undefined ? null : field(h, 'credentialSecret');
+  if (secret !== null && typeof secret !== 'string') throw new CorruptRecord('credentialSecret');
+  return { account, credentials: decodeCredentials(field(h, 'credentials')), credentialSecret: secret };
 }
 
 // Bindings: binding key -> a JSON array of the Binding's fields in a fixed order, written by this adapter only.

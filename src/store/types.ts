@@ -88,6 +88,8 @@ export interface Store {
   /** Replaces the credentials and removes every binding of the AOR atomically; false when absent. */
   setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean>;
   recordStaleDevice(aor: string, address: string, now: number): Promise<void>;
+  /** Sets the key of the account's short-lived credentials; bindings stay. false when absent. */
+  setCredentialSecret(aor: string, secret: string): Promise<boolean>;
   /** Removes the account, its bindings and its lockout; false when absent. */
   deleteAccount(aor: string): Promise<boolean>;
   countAccounts(): Promise<number>;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -56,6 +56,8 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
       ['DELETE', '/api/v1/blacklist/extensions/x'],
       ['DELETE', '/api/v1/blacklist/addresses/192.0.2.1'],
       ['POST', '/api/v1/nonce-keys/rotate'],
+      ['POST', '/api/v1/accounts/x/credentials', {}],
+      ['POST', '/api/v1/accounts/x/credential-secret'],
       ['GET', '/api/v1/no-such-route'],
     ];
     it('answers 401 JSON on every /api/v1 route without a token, with a wrong one, or a malformed header', async () => {
@@ -451,6 +453,42 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
         .filter((e) => String(e.what).startsWith('lockout.lift'));
       expect(lifts.map((e) => e.what)).toEqual(['lockout.lift.extension', 'lockout.lift.address', 'lockout.lift.all']);
       for (const e of lifts) expect(e).toMatchObject({ who: 'admin', at: expect.any(String) });
+    });
+  });
+
+  describe('short-lived credentials', () => {
+    it('mints them (201), per the documented formula; rotates the secret; refuses bad ttl, ip accounts, unknown AORs', async () => {
+      expect((await api('POST', '/api/v1/accounts', { username: 'web1', password: 'a-long-password-1' })).status).toBe(
+        201,
+      );
+      const before = Date.now();
+      const r = await api('POST', '/api/v1/accounts/web1/credentials', { ttlSec: 600 });
+      expect(r.status).toBe(201);
+      const c = r.body as { username: string; password: string; expiresAt: string };
+      const expiry = Number(c.username.split(':')[0]);
+      expect(c.username).toBe(`${expiry}:web1`);
+      expect(expiry * 1000).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 599_000);
+      expect(new Date(c.expiresAt).getTime()).toBe(expiry * 1000);
+      const rotated = await api('POST', '/api/v1/accounts/web1/credential-secret');
+      expect(rotated.status).toBe(200);
+      const { secret } = rotated.body as { secret: string };
+      const again = (await api('POST', '/api/v1/accounts/web1/credentials')).body as {
+        username: string;
+        password: string;
+      };
+      expect(again.password).toBe(createHmac('sha1', secret).update(again.username).digest('base64'));
+      // The secret is never shown again.
+      const shown = await api('GET', '/api/v1/accounts/web1');
+      expect(shown.text).not.toContain(secret);
+      expect((await api('POST', '/api/v1/accounts/web1/credentials', { ttlSec: 5 })).status).toBe(400);
+      expect((await api('POST', '/api/v1/accounts/web1/credentials', { ttlSec: 'long' })).status).toBe(400);
+      expect((await api('POST', '/api/v1/accounts/nobody/credentials', {})).status).toBe(404);
+      await api('POST', '/api/v1/accounts', { username: 'pbx1', authType: 'ip', allowedAddresses: ['192.0.2.1'] });
+      const ip = await api('POST', '/api/v1/accounts/pbx1/credentials', {});
+      expect(ip.status).toBe(400);
+      expect(ip.body).toEqual({ error: expect.stringContaining('authenticates by IP') });
+      expect(admin.logs.join('\n')).not.toContain(secret);
+      expect(admin.logs.join('\n')).not.toContain(again.password);
     });
   });
 

@@ -2,6 +2,7 @@
  * The Registrar end to end over one Store adapter: every rule of the registrar core, fed with parsed REGISTER text.
  * Run once per adapter (registrar.memory.test.ts, registrar.redis.test.ts).
  */
+import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lookup } from '../../src/registrar/location.js';
 import { Nonces, singleKey } from '../../src/registrar/nonce.js';
@@ -509,6 +510,58 @@ export function registrarSuite(name: string, makeStore: () => Promise<Store>): v
         const later = await h.phone('alice', PW).register({}, now + 3_600_001);
         expect(later).toMatchObject({ status: 403, outcome: { kind: 'rejected', reason: 'auth' } });
         expect((await h.phone('alice', 'the new password').register({}, now)).status).toBe(200);
+      });
+    });
+
+    describe('short-lived credentials (TURN REST pattern)', () => {
+      const SECRET = 'web-credential-secret-0123456789';
+      /** Minted independently of src/registrar/ephemeral.ts, by the documented formula. */
+      const mint = (expiresAtMs: number, authId = 'alice') => {
+        const username = `${Math.floor(expiresAtMs / 1000)}:${authId}`;
+        return { username, password: createHmac('sha1', SECRET).update(username).digest('base64') };
+      };
+      beforeEach(async () => {
+        expect(await store.setCredentialSecret('alice@example.test', SECRET)).toBe(true);
+      });
+
+      it('register with plain Digest, and the binding never outlives the credentials', async () => {
+        const c = mint(now + 120_000);
+        const p = h.phone('alice', c.password);
+        await p.send({}, now);
+        const r = must(await p.send({ authorization: p.authorization({ username: c.username }), expires: 3600 }, now));
+        expect(r.status).toBe(200);
+        const [b] = await store.getBindings('alice@example.test', now);
+        expect(b?.expiresAt).toBe(Math.floor((now + 120_000) / 1000) * 1000);
+        expect(header(r, 'Contact')[0]).toMatch(/;expires=1[12][0-9]$/);
+        expect(await h.failures('alice@example.test', now)).toBe(0);
+      });
+
+      it('expired credentials are a failed authentication, counted', async () => {
+        const c = mint(now - 1000);
+        const p = h.phone('alice', c.password);
+        await p.send({}, now);
+        const r = must(await p.send({ authorization: p.authorization({ username: c.username }) }, now));
+        expect(r).toMatchObject({ status: 403, outcome: { kind: 'rejected', reason: 'auth' } });
+        expect(await h.failures('alice@example.test', now)).toBe(1);
+      });
+
+      it('a forged password, another auth ID or a rotated secret fail like a wrong password', async () => {
+        const c = mint(now + 120_000);
+        for (const [username, password] of [
+          [c.username, 'not-derived'],
+          [mint(now + 120_000, 'bob').username, mint(now + 120_000, 'bob').password],
+        ] as const) {
+          const p = h.phone('alice', password);
+          await p.send({}, now);
+          expect(must(await p.send({ authorization: p.authorization({ username }) }, now)).status).toBe(403);
+        }
+        await store.setCredentialSecret('alice@example.test', 'a-new-secret-after-rotation-xyz');
+        h.registrar.forget('alice@example.test');
+        const p = h.phone('alice', c.password);
+        await p.send({}, now);
+        expect(must(await p.send({ authorization: p.authorization({ username: c.username }) }, now)).status).toBe(403);
+        // The account's own password still works.
+        expect((await h.phone('alice', PW).register({}, now)).status).toBe(200);
       });
     });
 
