@@ -234,7 +234,7 @@ export function makeTlsCert(dir) {
 /**
  * @typedef {object} Sipreg
  * @property {number} pid
- * @property {{ udp?: number, tcp?: number, tls?: number }} ports
+ * @property {{ udp?: number, tcp?: number, tls?: number, ws?: number }} ports
  * @property {number} adminPort
  * @property {string} token
  * @property {string} logFile
@@ -252,6 +252,7 @@ export function makeTlsCert(dir) {
  * @param {string} [o.host]
  * @param {Record<string, string>} [o.env]
  * @param {string[]} [o.nodeArgs]  e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']
+ * @param {Record<string, unknown>} [o.config]  more of the config file (merged at the top level)
  * @returns {Promise<Sipreg>}
  */
 export async function startSipreg(o) {
@@ -261,6 +262,7 @@ export async function startSipreg(o) {
   // Bench traffic all comes from 127.0.0.1: a burst of failures must not lock the generator's address out.
   const config = { lockout: { trustedNetworks: ['127.0.0.0/8', '::1/128'] } };
   if (o.algorithms) Object.assign(config, { registrar: { algorithms: o.algorithms } });
+  if (o.config) Object.assign(config, o.config);
   writeFileSync(configFile, JSON.stringify(config));
   /** @type {Record<string, string>} */
   const env = {
@@ -295,11 +297,11 @@ export async function startSipreg(o) {
   children.add(c);
   recordPid(o.dir, c, 'dist/main.js');
   c.stderr?.pipe(log);
-  /** @type {{ udp?: number, tcp?: number, tls?: number }} */
+  /** @type {{ udp?: number, tcp?: number, tls?: number, ws?: number }} */
   const ports = {};
   let adminPort = 0;
   let pending = '';
-  const wanted = o.tls ? 3 : 2;
+  const wanted = o.tls ? 4 : 3; // udp, tcp, ws (+ tls)
   const ready = new Promise((resolve, reject) => {
     const t = setTimeout(
       () => reject(new Error(`sipreg did not report its listeners in 20 s; see ${logFile}`)),
@@ -322,8 +324,8 @@ export async function startSipreg(o) {
         } catch {
           continue;
         }
-        if (j.msg === 'SIP listener bound' && ['udp', 'tcp', 'tls'].includes(j.transport)) {
-          ports[/** @type {'udp' | 'tcp' | 'tls'} */ (j.transport)] = Number(j.port);
+        if (j.msg === 'SIP listener bound' && ['udp', 'tcp', 'tls', 'ws'].includes(j.transport)) {
+          ports[/** @type {'udp' | 'tcp' | 'tls' | 'ws'} */ (j.transport)] = Number(j.port);
         } else if (j.msg === 'admin API listening') adminPort = Number(j.port);
       }
       if (adminPort > 0 && Object.keys(ports).length >= wanted) {
