@@ -191,7 +191,10 @@ export class MemoryStore implements Store {
 
   async getAccount(aor: string): Promise<AccountRecord | null> {
     const e = this.accounts.get(aor);
-    return e ? { account: e.account, credentials: e.credentials, credentialSecret: e.credentialSecret ?? null } : null;
+    if (!e) return null;
+    return e.credentialSecret
+      ? { account: e.account, credentials: e.credentials, credentialSecret: e.credentialSecret }
+      : { account: e.account, credentials: e.credentials };
   }
 
   async listAccounts(limit: number, cursor: string | null): Promise<Page<Account>> {

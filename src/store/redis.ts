@@ -607,7 +607,8 @@ function decodeRecord(h: Record<string, string>): AccountRecord | null {
   };
   const secret = h.credentialSecret === undefined ? null : field(h, 'credentialSecret');
   if (secret !== null && typeof secret !== 'string') throw new CorruptRecord('credentialSecret');
-  return { account, credentials: decodeCredentials(field(h, 'credentials')), credentialSecret: secret };
+  const credentials = decodeCredentials(field(h, 'credentials'));
+  return secret === null ? { account, credentials } : { account, credentials, credentialSecret: secret };
 }
 
 // Bindings: binding key -> a JSON array of the Binding's fields in a fixed order, written by this adapter only.

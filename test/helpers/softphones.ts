@@ -4,6 +4,8 @@
  * names the registrar by 127.0.0.1 as its outbound proxy, and is killed when its time bound runs out.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,13 +136,36 @@ export function sipsak(t: Target, expires: number, contactPort: number): Promise
   });
 }
 
+/** Whether `port` is free on 127.0.0.1 for TCP and for UDP. */
+async function portFree(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const u = dgram.createSocket('udp4');
+    u.once('error', () => resolve(false));
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
+}
+
+/** A port free for UDP and TCP, with the next one free too (baresip listens for TLS one above sip_listen). */
+export async function freeListenPort(): Promise<number> {
+  for (;;) {
+    const p = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(p)) && (await portFree(p + 1))) return p;
+  }
+}
+
 /**
  * baresip 1.0 with only what registering needs (account, menu, one codec; no sound card). It registers at start and
  * unregisters when it quits after `seconds` (-t).
  */
-export function baresip(t: Target, seconds: number): Client {
+export async function baresip(t: Target, seconds: number): Promise<Client> {
   const home = privateHome('baresip');
-  const listen = 20_000 + Math.floor(Math.random() * 20_000);
+  const listen = await freeListenPort();
   writeFileSync(
     join(home, 'config'),
     [

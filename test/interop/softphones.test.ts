@@ -17,6 +17,7 @@ import {
 import {
   baresip,
   cleanHomes,
+  freeListenPort,
   linphonec,
   linphonecRegistered,
   requireClient,
@@ -96,7 +97,7 @@ describe('real softphones against the default configuration', () => {
 
   it.concurrent('sipsak 0.9.8 registers and unregisters over UDP', async () => {
     const t = await target('udp');
-    const contactPort = 30_000 + Math.floor(Math.random() * 10_000);
+    const contactPort = await freeListenPort();
     const reg = await sipsak(t, 120, contactPort);
     expect(reg.code, reg.output).toBe(0);
     const [b] = await bindings(t.user);
@@ -112,7 +113,7 @@ describe('real softphones against the default configuration', () => {
     'baresip 1.0 registers and unregisters over %s',
     async (transport) => {
       const t = await target(transport);
-      const phone = baresip(t, 4);
+      const phone = await baresip(t, 4);
       const live = await until(t.user, (b) => b.length === 1, 8_000);
       expect(live, phone.output.join('')).toHaveLength(1);
       expect(live[0]?.userAgent).toMatch(/^baresip v1\./);

@@ -94,6 +94,20 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
     const fail = (aor: string | null, address: string, now: number, countAddress = true) =>
       store.recordFailure({ aor, address, countAddress, now, policy });
 
+    describe('credential secret (short-lived credentials)', () => {
+      it('is absent until set, then read back with the account; false for an unknown AOR; bindings stay', async () => {
+        const aor = 'web@example.com';
+        await store.createAccount(account(aor));
+        expect((await store.getAccount(aor))?.credentialSecret).toBeUndefined();
+        await commit(aor, [binding('k1', T0 + HOUR)], T0);
+        expect(await store.setCredentialSecret(aor, 'secret-one')).toBe(true);
+        expect((await store.getAccount(aor))?.credentialSecret).toBe('secret-one');
+        expect((await store.loadRegistration(aor, '192.0.2.10', T0)).record?.credentialSecret).toBe('secret-one');
+        expect(await store.getBindings(aor, T0)).toHaveLength(1);
+        expect(await store.setCredentialSecret('nobody@example.com', 'x')).toBe(false);
+      });
+    });
+
     describe('nonce key ring', () => {
       it('is created once from the first candidate; later candidates do not replace it', async () => {
         const first = await store.nonceKeyRing('first-secret-aaaaaaaaaa');
