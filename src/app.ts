@@ -190,6 +190,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
         (aor) => registrar?.forget(aor),
       ),
       nonceKeys,
+      audit: { list: (limit, cursor) => store.listAudit(limit, cursor) },
       flowLive: (b) => {
         const { connectionId, node, transport } = b.source;
         if (connectionId === null || sip === null || registrar === null || node !== registrar.node) return null;

@@ -157,7 +157,11 @@ function makeApi(baseUrl: string, token: string | undefined): Api {
         );
       }
       const url = `${baseUrl.replace(/\/+$/, '')}${path}`;
-      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        'user-agent': 'sipreg-cli', // the audit trail's actor: `cli`
+      };
       let payload: string | undefined;
       if (body !== undefined) {
         headers['content-type'] = opts.contentType ?? 'application/json';

@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import { ServiceError, parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
 import type { LockoutService } from '../registrar/lockouts.js';
+import { actorContext } from '../registrar/audit.js';
 import type { NonceKeyService } from '../registrar/nonce-keys.js';
 import { openApiDocument } from './openapi.js';
 import {
@@ -22,12 +23,15 @@ import {
   passwordBody,
   patchAccountBody,
 } from './schemas.js';
-import { accountJson, bindingJson, type FlowLiveness } from './views.js';
+import { accountJson, auditJson, bindingJson, type FlowLiveness } from './views.js';
+import type { AuditEntry } from '../domain/types.js';
+import type { Page } from '../store/types.js';
 
 export interface AdminServerDeps {
   accounts: AccountService;
   lockouts: LockoutService;
   nonceKeys: Pick<NonceKeyService, 'configured' | 'rotate'>;
+  audit: { list(limit: number, cursor: string | null): Promise<Page<AuditEntry>> };
   /** Whether a binding's connection is open here (absent: unknown). */
   flowLive?: FlowLiveness;
   token: string;
@@ -94,6 +98,8 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
         .header('www-authenticate', 'Bearer realm="sipreg"')
         .send({ error: match === null ? 'missing bearer token' : 'wrong bearer token' });
     }
+    // Who acts, for the audit trail: the token's holder, through the CLI or the API directly.
+    actorContext.enterWith(String(request.headers['user-agent'] ?? '').startsWith('sipreg-cli') ? 'cli' : 'api');
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -292,6 +298,17 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
     async (request, reply) => {
       await lockouts.liftAddress(request.params.address);
       return reply.code(204).send();
+    },
+  );
+
+  // ---- audit trail ----
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    '/api/v1/audit',
+    { schema: { querystring: listQuery } },
+    async (request) => {
+      const limit = Math.min(1000, Math.max(1, request.query.limit === undefined ? 100 : Number(request.query.limit)));
+      const page = await deps.audit.list(limit, request.query.cursor ?? null);
+      return { entries: page.items.map(auditJson), nextCursor: page.nextCursor };
     },
   );
 

@@ -2,7 +2,7 @@
  * What the admin API shows of the domain objects: explicit field lists (so a secret added to a store type later can
  * never leak by accident) and ISO-8601 times for people.
  */
-import type { Account, Binding } from '../domain/types.js';
+import type { AuditEntry, Account, Binding } from '../domain/types.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -90,4 +90,18 @@ export function bindingJson(b: Binding, now: number, live: FlowLiveness = () => 
         ? null
         : { connectionId: b.source.connectionId, node: b.source.node, live: live(b) },
   };
+}
+
+export interface AuditJson {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  [detail: string]: unknown;
+}
+
+/** An audit entry as the API shows it: the contract's at, actor, action, target, then the detail's fields. */
+export function auditJson(e: AuditEntry): AuditJson {
+  return { ...e.detail, id: e.id, at: iso(e.at), actor: e.actor, action: e.action, target: e.target };
 }

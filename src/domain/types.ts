@@ -127,3 +127,19 @@ export interface NonceKeyRing {
   /** When current replaced previous; null before the first rotation. */
   readonly rotatedAt: number | null;
 }
+
+export type AuditValue = string | number | boolean | null | readonly string[];
+
+/** One entry of the audit trail: an operator's action (API, CLI, console) or a lockout the registrar decided. */
+export interface AuditEntry {
+  /** Store-assigned, newest greatest; the paging cursor. */
+  readonly id: string;
+  readonly at: number;
+  /** Who: `api`, `cli`, `console:<session label>`, or `registrar`. Never a token. */
+  readonly actor: string;
+  /** What, e.g. `account.create`, `lockout.lift.extension`, `lockout.extension`. */
+  readonly action: string;
+  /** The AOR or address acted on; `*` for everything. */
+  readonly target: string;
+  readonly detail: Readonly<Record<string, AuditValue>>;
+}

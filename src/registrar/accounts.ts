@@ -8,11 +8,13 @@
 import type { Logger } from 'pino';
 import { computeHa1 } from '../sip/digest.js';
 import { ephemeralPassword, ephemeralUsername, newCredentialSecret } from './ephemeral.js';
+import { AuditTrail } from './audit.js';
 import {
   DIGEST_ALGORITHMS,
   type Account,
   type AccountPatch,
   type AccountRecord,
+  type AuditValue,
   type AuthType,
   type Binding,
   type Credentials,
@@ -57,6 +59,8 @@ export interface AccountServiceOptions {
   passwordGraceMs: number;
   /** Told of every change to an account, so a registrar in this process stops trusting what it remembered of it. */
   onChange?: (aor: string) => void;
+  /** Where changes are recorded; default a trail on the same store. */
+  audit?: AuditTrail;
 }
 
 export interface ImportResult {
@@ -89,12 +93,14 @@ const USER_TOKEN = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 
 export class AccountService {
   private readonly domains: string[];
+  private readonly trail: AuditTrail;
 
   constructor(
     private readonly store: Store,
     private readonly options: AccountServiceOptions,
     private readonly logger: Logger,
   ) {
+    this.trail = options.audit ?? new AuditTrail(store, logger);
     this.domains = options.domains.map((d) => d.toLowerCase());
     if (this.domains.length === 0) throw new Error('AccountService needs at least one domain');
   }
@@ -169,16 +175,7 @@ export class AccountService {
     await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, lines.length) }, worker));
     result.errors.sort((a, b) => a.line - b.line);
     result.passwords.sort((a, b) => a.line - b.line);
-    this.logger.info(
-      {
-        who: 'admin',
-        what: 'account.import',
-        at: new Date(now).toISOString(),
-        created: result.created,
-        failed: result.errors.length,
-      },
-      'accounts imported',
-    );
+    void this.trail.record('account.import', '*', now, { created: result.created, failed: result.errors.length });
     return result;
   }
 
@@ -360,10 +357,10 @@ export class AccountService {
       : { record: { account, credentials }, generatedPassword };
   }
 
-  /** Every change is logged as an audit event and announced (options.onChange). */
-  private audit(what: string, aor: string, now: number, detail: Record<string, unknown>): void {
-    this.logger.info({ who: 'admin', what, aor, at: new Date(now).toISOString(), ...detail }, what);
+  /** Every change goes to the audit trail (store and log) and is announced (options.onChange). */
+  private audit(what: string, aor: string, now: number, detail: Record<string, AuditValue>): void {
     this.options.onChange?.(aor);
+    void this.trail.record(what, aor, now, { aor, ...detail });
   }
 }
 

@@ -4,7 +4,8 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { AddressLockout, ExtensionLockout } from '../domain/types.js';
+import type { AddressLockout, AuditValue, ExtensionLockout } from '../domain/types.js';
+import { AuditTrail } from './audit.js';
 import type { Store } from '../store/types.js';
 import { ServiceError } from './accounts.js';
 
@@ -72,12 +73,17 @@ export class LockoutService {
    * @param onLift told of every lift (the AOR, or null for addresses and lift-all), so a registrar in this process
    * stops trusting the lockout state it remembered.
    */
+  private readonly trail: AuditTrail;
+
   constructor(
     private readonly store: Store,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly resolveAor: (aorOrUser: string) => string = (aor) => aor,
     private readonly onLift: (aor: string | null) => void = () => {},
-  ) {}
+    trail?: AuditTrail,
+  ) {
+    this.trail = trail ?? new AuditTrail(store, logger);
+  }
 
   /** Current lockouts only: counters that have not (yet) locked anything are not listed. */
   async list(now = Date.now()): Promise<LockoutList> {
@@ -96,7 +102,7 @@ export class LockoutService {
     const aor = this.resolveAor(aorOrUser);
     if (!(await this.store.liftExtension(aor, now))) throw new ServiceError(404, `extension ${aor} is not locked`);
     this.onLift(aor);
-    this.audit('lockout.lift.extension', now, { aor });
+    this.audit('lockout.lift.extension', aor, now, { aor });
   }
 
   async liftAddress(address: string, now = Date.now()): Promise<void> {
@@ -105,17 +111,17 @@ export class LockoutService {
     if (!(await this.store.liftAddress(canonical, now)))
       throw new ServiceError(404, `address ${canonical} is not locked`);
     this.onLift(null);
-    this.audit('lockout.lift.address', now, { address: canonical });
+    this.audit('lockout.lift.address', canonical, now, { address: canonical });
   }
 
   async liftAll(now = Date.now()): Promise<{ lifted: number }> {
     const lifted = await this.store.liftAll(now);
     this.onLift(null);
-    this.audit('lockout.lift.all', now, { lifted });
+    this.audit('lockout.lift.all', '*', now, { lifted });
     return { lifted };
   }
 
-  private audit(what: string, now: number, detail: Record<string, unknown>): void {
-    this.logger.info({ who: 'admin', what, at: new Date(now).toISOString(), ...detail }, what);
+  private audit(what: string, target: string, now: number, detail: Record<string, AuditValue>): void {
+    void this.trail.record(what, target, now, detail);
   }
 }

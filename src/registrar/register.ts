@@ -25,6 +25,7 @@ import { addressOfRecord } from '../sip/uri.js';
 import type { AccountRecord, Binding, Credentials, DigestAlgorithm } from '../domain/types.js';
 import { computeHa1 } from '../sip/digest.js';
 import { ephemeralPassword, parseEphemeral } from './ephemeral.js';
+import { AuditTrail } from './audit.js';
 import type { NonceUse, RegistrationSnapshot, Store } from '../store/types.js';
 import { inNetworks, parseNetwork, parseNetworks, type Network } from './address-match.js';
 import { DigestAuth, type AuthFailure } from './auth.js';
@@ -95,6 +96,7 @@ export class Registrar {
   /** This process among the registrar instances: recorded on bindings made over its connections. */
   readonly node: string;
   private readonly auth: DigestAuth;
+  private readonly trail: AuditTrail;
   private readonly cache: RegistrationCache;
   private readonly trusted: Network[];
   private readonly domains: Set<string>;
@@ -108,6 +110,7 @@ export class Registrar {
   ) {
     this.nonces = new Nonces(config.nonceKeys, config.nonceLifetimeMs);
     this.node = config.node ?? randomBytes(6).toString('base64url');
+    this.trail = new AuditTrail(store, logger);
     this.auth = new DigestAuth(this.nonces);
     this.cache = new RegistrationCache(config.cacheMs);
     this.trusted = parseNetworks(config.trustedNetworks);
@@ -381,6 +384,13 @@ export class Registrar {
     // Never the answer, a hash or the Authorization value: who, what, when and from where.
     this.logger.info({ event: 'auth-failed', aor, source: peer.address, why }, 'authentication failed');
     if (outcome.extensionLockedNow && outcome.extension) {
+      void this.trail.record(
+        'lockout.extension',
+        outcome.extension.aor,
+        now,
+        { source: peer.address, failures: outcome.extension.failures, lockedUntil: outcome.extension.lockedUntil },
+        'registrar',
+      );
       this.logger.warn(
         {
           event: 'lockout',
@@ -398,6 +408,13 @@ export class Registrar {
       this.cache.rememberLockedAddress(outcome.address.address, outcome.address.lockedUntil, now);
     }
     if (outcome.addressLockedNow && outcome.address) {
+      void this.trail.record(
+        'lockout.address',
+        outcome.address.address,
+        now,
+        { source: peer.address, aor, failures: outcome.address.failures, lockedUntil: outcome.address.lockedUntil },
+        'registrar',
+      );
       this.logger.warn(
         {
           event: 'lockout',

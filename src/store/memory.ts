@@ -11,6 +11,7 @@ import type {
   AccountPatch,
   AccountRecord,
   AddressLockout,
+  AuditEntry,
   Binding,
   Credentials,
   ExtensionLockout,
@@ -167,6 +168,8 @@ export class MemoryStore implements Store {
   /** The highest `now` any caller passed: the sweep's clock. */
   /** In process: a restart makes a new one, and the phones' next refresh is challenged with stale=true. */
   private keyRing: NonceKeyRing | null = null;
+  private readonly audit: AuditEntry[] = [];
+  private auditSeq = 0;
   private clock = Date.now();
   private timer: NodeJS.Timeout | null;
 
@@ -385,6 +388,23 @@ export class MemoryStore implements Store {
     for (const s of this.extensionLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
     for (const s of this.addressLocks.values()) if (s.lockedUntil > now && liftState(s, now)) n += 1;
     return n;
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'id'>, keep: number): Promise<void> {
+    this.audit.push({ ...entry, id: String(++this.auditSeq) });
+    if (this.audit.length > keep) this.audit.splice(0, this.audit.length - keep);
+  }
+
+  async listAudit(limit: number, cursor: string | null): Promise<Page<AuditEntry>> {
+    const before = cursor === null ? Infinity : Number(cursor);
+    const items: AuditEntry[] = [];
+    for (let i = this.audit.length - 1; i >= 0 && items.length <= limit; i--) {
+      const e = this.audit[i] as AuditEntry;
+      if (Number(e.id) < before) items.push(e);
+    }
+    const more = items.length > limit;
+    if (more) items.pop();
+    return { items, nextCursor: more ? (items[items.length - 1]?.id ?? null) : null };
   }
 
   async nonceKeyRing(candidate: string): Promise<NonceKeyRing> {

@@ -14,6 +14,7 @@ import type {
   AccountPatch,
   AccountRecord,
   AddressLockout,
+  AuditEntry,
   AuthType,
   Binding,
   Credentials,
@@ -103,6 +104,9 @@ export class RedisStore implements Store {
   }
   private get addrLocksIdx(): string {
     return `${this.p}locks:addr`;
+  }
+  private get auditKey(): string {
+    return `${this.p}audit`;
   }
   private get nonceKeysKey(): string {
     return `${this.p}nonce-keys`;
@@ -389,6 +393,26 @@ export class RedisStore implements Store {
     for (const aor of aors) this.queue(pipe, 'sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now]);
     for (const a of addresses) this.queue(pipe, 'sipregLift', [this.addrKey(a), this.addrLocksIdx], [a, now]);
     return (await execAll(pipe)).filter((r) => r === 1).length;
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'id'>, keep: number): Promise<void> {
+    // A stream: ids grow with time, XREVRANGE pages newest first, MAXLEN bounds it (approximately, cheaply).
+    await this.redis.xadd(this.auditKey, 'MAXLEN', '~', String(keep), '*', 'e', JSON.stringify(entry));
+  }
+
+  async listAudit(limit: number, cursor: string | null): Promise<Page<AuditEntry>> {
+    const end = cursor === null ? '+' : `(${cursor}`;
+    const rows = await this.redis.xrevrange(this.auditKey, end, '-', 'COUNT', limit + 1);
+    const items: AuditEntry[] = [];
+    for (const [id, fields] of rows.slice(0, limit)) {
+      try {
+        const e = JSON.parse(fields[1] ?? '') as Omit<AuditEntry, 'id'>;
+        items.push({ id, at: e.at, actor: e.actor, action: e.action, target: e.target, detail: e.detail ?? {} });
+      } catch {
+        // a corrupt entry is skipped, not fatal
+      }
+    }
+    return { items, nextCursor: rows.length > limit ? (rows[limit - 1]?.[0] ?? null) : null };
   }
 
   async nonceKeyRing(candidate: string): Promise<NonceKeyRing> {

@@ -9,6 +9,7 @@ import type {
   AccountRecord,
   Account,
   AddressLockout,
+  AuditEntry,
   Binding,
   Credentials,
   ExtensionLockout,
@@ -114,6 +115,12 @@ export interface Store {
   liftAddress(address: string, now: number): Promise<boolean>;
   /** Lifts every lockout; returns how many were lifted. */
   liftAll(now: number): Promise<number>;
+
+  // Audit trail
+  /** Appends an entry (the store assigns its id); only the newest `keep` are kept. */
+  appendAudit(entry: Omit<AuditEntry, 'id'>, keep: number): Promise<void>;
+  /** Newest first; cursor is the id of the last entry of the previous page. */
+  listAudit(limit: number, cursor: string | null): Promise<Page<AuditEntry>>;
 
   // Nonce secrets
   /** The shared key ring; when there is none yet, `candidate` becomes its current secret (atomically: first wins). */

@@ -207,7 +207,7 @@ describe('AccountService', () => {
       'account.update',
       'account.delete',
     ]);
-    expect(events[0]).toMatchObject({ who: 'admin', aor: '5001@example.com', at: '2024-01-02T00:00:00.000Z' });
+    expect(events[0]).toMatchObject({ who: 'system', aor: '5001@example.com', at: '2024-01-02T00:00:00.000Z' });
     const all = logs.join('\n');
     expect(all).not.toContain(pw);
     expect(all).not.toContain(generatedPassword as string);

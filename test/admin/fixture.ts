@@ -39,6 +39,7 @@ export async function startAdmin(
       { secret: opts.nonceSecret ?? null, previous: null, lifetimeMs: 300_000 },
       logger,
     ),
+    audit: { list: (limit, cursor) => store.listAudit(limit, cursor) },
     token: TOKEN,
     metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'sipreg_up 1\n' }),
     health: async () => ({ ok: opts.healthy ?? true, detail: { store: store.kind } }),
@@ -61,9 +62,9 @@ export async function call(
   method: string,
   path: string,
   body?: unknown,
-  opts: { token?: string | null; contentType?: string } = {},
+  opts: { token?: string | null; contentType?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   const token = opts.token === undefined ? TOKEN : opts.token;
   if (token !== null) headers.authorization = `Bearer ${token}`;
   let payload: string | undefined;

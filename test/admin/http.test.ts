@@ -58,6 +58,7 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
       ['POST', '/api/v1/nonce-keys/rotate'],
       ['POST', '/api/v1/accounts/x/credentials', {}],
       ['POST', '/api/v1/accounts/x/credential-secret'],
+      ['GET', '/api/v1/audit'],
       ['GET', '/api/v1/no-such-route'],
     ];
     it('answers 401 JSON on every /api/v1 route without a token, with a wrong one, or a malformed header', async () => {
@@ -452,7 +453,28 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
         .map((l) => JSON.parse(l) as Json)
         .filter((e) => String(e.what).startsWith('lockout.lift'));
       expect(lifts.map((e) => e.what)).toEqual(['lockout.lift.extension', 'lockout.lift.address', 'lockout.lift.all']);
-      for (const e of lifts) expect(e).toMatchObject({ who: 'admin', at: expect.any(String) });
+      for (const e of lifts) expect(e).toMatchObject({ who: 'api', at: expect.any(String) });
+    });
+  });
+
+  describe('audit trail', () => {
+    it('records every operator action with who, what, when and the target, newest first, in pages', async () => {
+      await api('POST', '/api/v1/accounts', { username: 'aud1', password: 'a-long-password-1' });
+      await api('PUT', '/api/v1/accounts/aud1/password', {});
+      await api('PATCH', '/api/v1/accounts/aud1', { enabled: false });
+      await call(admin.url, 'DELETE', '/api/v1/accounts/aud1', undefined, { headers: { 'user-agent': 'sipreg-cli' } });
+      await new Promise((r) => setTimeout(r, 50)); // entries are written after the response
+      const r = await api('GET', '/api/v1/audit?limit=3');
+      expect(r.status).toBe(200);
+      const page = r.body as { entries: Json[]; nextCursor: string | null };
+      expect(page.entries.map((e) => e.action)).toEqual(['account.delete', 'account.update', 'account.password']);
+      expect(page.entries[0]).toMatchObject({ actor: 'cli', target: 'aud1@example.com', at: expect.any(String) });
+      expect(page.entries[1]).toMatchObject({ actor: 'api', target: 'aud1@example.com' });
+      const rest = (await api('GET', `/api/v1/audit?limit=3&cursor=${enc(page.nextCursor ?? '')}`)).body as {
+        entries: Json[];
+      };
+      expect(rest.entries.map((e) => e.action)).toEqual(['account.create']);
+      expect(JSON.stringify([page, rest])).not.toMatch(/password"\s*:\s*"|ha1/i);
     });
   });
 

@@ -108,6 +108,36 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       });
     });
 
+    describe('audit trail', () => {
+      it('lists newest first in pages, and keeps only the newest entries', async () => {
+        for (let i = 0; i < 25; i++)
+          await store.appendAudit(
+            { at: T0 + i, actor: 'api', action: 'account.create', target: `u${i}`, detail: { i } },
+            1000,
+          );
+        const first = await store.listAudit(10, null);
+        expect(first.items.map((e) => e.target)).toEqual(Array.from({ length: 10 }, (_, k) => `u${24 - k}`));
+        expect(first.items[0]).toMatchObject({
+          at: T0 + 24,
+          actor: 'api',
+          action: 'account.create',
+          detail: { i: 24 },
+        });
+        const second = await store.listAudit(10, first.nextCursor);
+        expect(second.items.map((e) => e.target)).toEqual(Array.from({ length: 10 }, (_, k) => `u${14 - k}`));
+        const third = await store.listAudit(10, second.nextCursor);
+        expect(third.items).toHaveLength(5);
+        expect(third.nextCursor).toBeNull();
+        // Retention: with a bound of 5 the trail forgets the oldest (Redis trims approximately: at least the bound kept).
+        for (let i = 0; i < 200; i++)
+          await store.appendAudit({ at: T0 + 100 + i, actor: 'cli', action: 'x', target: `v${i}`, detail: {} }, 5);
+        const kept = await store.listAudit(1000, null);
+        expect(kept.items.length).toBeGreaterThanOrEqual(5);
+        expect(kept.items.length).toBeLessThan(225);
+        expect(kept.items[0]?.target).toBe('v199');
+      });
+    });
+
     describe('nonce key ring', () => {
       it('is created once from the first candidate; later candidates do not replace it', async () => {
         const first = await store.nonceKeyRing('first-secret-aaaaaaaaaa');
