@@ -18,4 +18,9 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The console's static script runs in the browser.
+    files: ['src/admin/console/static/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
 );

@@ -12,6 +12,7 @@ import type { LockoutService } from '../registrar/lockouts.js';
 import { actorContext } from '../registrar/audit.js';
 import type { NonceKeyService } from '../registrar/nonce-keys.js';
 import { openApiDocument } from './openapi.js';
+import { registerConsole } from './console/routes.js';
 import {
   addressParams,
   aorParams,
@@ -32,6 +33,8 @@ export interface AdminServerDeps {
   lockouts: LockoutService;
   nonceKeys: Pick<NonceKeyService, 'configured' | 'rotate'>;
   audit: { list(limit: number, cursor: string | null): Promise<Page<AuditEntry>> };
+  /** The console's session cookie gets the Secure flag (the admin server is reached over TLS). */
+  secureCookie?: boolean;
   /** Whether a binding's connection is open here (absent: unknown). */
   flowLive?: FlowLiveness;
   token: string;
@@ -88,6 +91,8 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const route = request.routeOptions.url;
     if (route !== undefined && PUBLIC_ROUTES.has(route)) return;
+    // The console authenticates by its own session cookie (./console/routes.ts), never by the bearer token.
+    if (route !== undefined && route.startsWith('/console')) return;
     if (route === undefined && !request.url.startsWith('/api/')) return;
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer +(\S+) *$/i.exec(header) : null;
@@ -318,6 +323,15 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
       return reply.code(409).send({ error: 'the nonce secret is configured (NONCE_SECRET): rotate it there' });
     }
     return deps.nonceKeys.rotate(Date.now());
+  });
+
+  await registerConsole(app, {
+    accounts,
+    lockouts,
+    audit: deps.audit,
+    flowLive: deps.flowLive,
+    tokenHash: expected,
+    secureCookie: deps.secureCookie ?? false,
   });
 
   return app;

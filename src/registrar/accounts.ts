@@ -105,6 +105,10 @@ export class AccountService {
     if (this.domains.length === 0) throw new Error('AccountService needs at least one domain');
   }
 
+  get servedDomains(): readonly string[] {
+    return this.domains;
+  }
+
   get defaultDomain(): string {
     return this.domains[0] as string;
   }

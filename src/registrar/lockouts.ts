@@ -16,6 +16,8 @@ export interface ExtensionLockoutView {
   lockedUntil: string | null;
   permanent: boolean;
   lastAddress: string | null;
+  /** Lockouts within the escalation window, this one included: each lasts longer (lockout.escalation). */
+  level: number;
 }
 
 export interface AddressLockoutView {
@@ -23,6 +25,7 @@ export interface AddressLockoutView {
   failures: number;
   lockedUntil: string | null;
   permanent: boolean;
+  level: number;
 }
 
 export interface LockoutList {
@@ -44,6 +47,7 @@ export function extensionView(lock: ExtensionLockout & { lockedUntil: number }):
     lockedUntil: permanent ? null : new Date(lock.lockedUntil).toISOString(),
     permanent,
     lastAddress: lock.lastAddress,
+    level: lock.lockouts,
   };
 }
 
@@ -54,6 +58,7 @@ export function addressView(lock: AddressLockout & { lockedUntil: number }): Add
     failures: lock.failures,
     lockedUntil: permanent ? null : new Date(lock.lockedUntil).toISOString(),
     permanent,
+    level: lock.lockouts,
   };
 }
 

@@ -215,11 +215,12 @@ export class Registrar {
     }
     if (creds === undefined) return this.challenge(domain, algorithms, now, false);
 
+    const tried = { username: creds.params.username ?? null, userAgent: req.userAgent };
     // Short-lived web credentials (./ephemeral.ts): the username carries their expiry; the password is derived.
     const ephemeral = ephemeralFor(record, creds.params.username, domain, algorithms);
     if (ephemeral !== null && ephemeral.expiresAt <= now) {
       // Expired: a failed authentication like any other.
-      await this.countFailure(aor, peer, now, 'expired-credential');
+      await this.countFailure(aor, peer, now, 'expired-credential', tried);
       return { ...reject('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: 'expired-credential' } };
     }
     const result = this.auth.verify({
@@ -238,7 +239,8 @@ export class Registrar {
       case 'malformed':
         return reject('invalid', result.detail);
       case 'rechallenge': {
-        if (result.failure !== null) await this.countFailure(account === null ? null : aor, peer, now, result.failure);
+        if (result.failure !== null)
+          await this.countFailure(account === null ? null : aor, peer, now, result.failure, tried);
         const reply = this.challenge(domain, algorithms, now, result.stale);
         if (result.failure !== null) reply.outcome = { kind: 'challenged', authFailure: result.failure };
         return reply;
@@ -251,7 +253,7 @@ export class Registrar {
         );
         return reject('stale-password');
       case 'failed':
-        await this.countFailure(account === null ? null : aor, peer, now, result.why);
+        await this.countFailure(account === null ? null : aor, peer, now, result.why, tried);
         return { ...reject('auth'), outcome: { kind: 'rejected', reason: 'auth', authFailure: result.why } };
       case 'ok':
         break;
@@ -371,7 +373,13 @@ export class Registrar {
   }
 
   /** Counts the failure (extension only when the account exists; address unless trusted) and logs lockouts. */
-  private async countFailure(aor: string | null, peer: Peer, now: number, why: AuthFailureReason): Promise<void> {
+  private async countFailure(
+    aor: string | null,
+    peer: Peer,
+    now: number,
+    why: AuthFailureReason,
+    tried: { username: string | null; userAgent: string | null },
+  ): Promise<void> {
     if (aor !== null) this.cache.forget(aor); // its lockout state is about to change
     const countAddress = !inNetworks(peer.address, this.trusted);
     const outcome = await this.store.recordFailure({
@@ -388,7 +396,13 @@ export class Registrar {
         'lockout.extension',
         outcome.extension.aor,
         now,
-        { source: peer.address, failures: outcome.extension.failures, lockedUntil: outcome.extension.lockedUntil },
+        {
+          source: peer.address,
+          failures: outcome.extension.failures,
+          lockedUntil: outcome.extension.lockedUntil,
+          username: tried.username,
+          userAgent: tried.userAgent,
+        },
         'registrar',
       );
       this.logger.warn(
@@ -412,7 +426,14 @@ export class Registrar {
         'lockout.address',
         outcome.address.address,
         now,
-        { source: peer.address, aor, failures: outcome.address.failures, lockedUntil: outcome.address.lockedUntil },
+        {
+          source: peer.address,
+          aor,
+          failures: outcome.address.failures,
+          lockedUntil: outcome.address.lockedUntil,
+          username: tried.username,
+          userAgent: tried.userAgent,
+        },
         'registrar',
       );
       this.logger.warn(
