@@ -230,10 +230,11 @@ describe('LockoutService', () => {
         lockedUntil: expect.any(String),
         permanent: false,
         lastAddress: '198.51.100.7',
+        level: 1,
       },
     ]);
     expect(list.addresses).toEqual([
-      { address: '198.51.100.7', failures: 5, lockedUntil: expect.any(String), permanent: false },
+      { address: '198.51.100.7', failures: 5, lockedUntil: expect.any(String), permanent: false, level: 1 },
     ]);
     expect(Date.parse(list.extensions[0]?.lockedUntil as string)).toBeGreaterThan(Date.now());
     await lockouts.liftExtension('6001');

@@ -424,12 +424,19 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
           lockedUntil: expect.any(String),
           permanent: false,
           lastAddress: '198.51.100.20',
+          level: 1,
         },
       ]);
       expect(new Date(body.extensions[0]?.lockedUntil as string).toISOString()).toBe(body.extensions[0]?.lockedUntil);
       expect(body.addresses.map((a) => a.address).sort()).toEqual(['198.51.100.20', '2001:db8::66']);
       for (const a of body.addresses)
-        expect(a).toEqual({ address: a.address, failures: 5, lockedUntil: expect.any(String), permanent: false });
+        expect(a).toEqual({
+          address: a.address,
+          failures: 5,
+          lockedUntil: expect.any(String),
+          permanent: false,
+          level: 1,
+        });
 
       expect((await api('DELETE', '/api/v1/blacklist/extensions/7001')).status).toBe(204);
       const again = await api('DELETE', `/api/v1/blacklist/extensions/${enc('7001@example.com')}`);
