@@ -30,7 +30,10 @@ const config = structuredClone(DEFAULT_CONFIG);
 config.sip.domains = ['bench.test'];
 config.registrar.algorithms = ['MD5'];
 const log = pino({ level: 'warn' });
-const raw = createStore(values.store === 'redis' ? (values['redis-url'] ?? 'redis://127.0.0.1:6379') : null);
+const raw = createStore({
+  ...config,
+  redisUrl: values.store === 'redis' ? (values['redis-url'] ?? 'redis://127.0.0.1:6379') : null,
+});
 const metrics = new Metrics(null, false);
 const store = timedStore(raw, metrics);
 const registrar = new Registrar(

@@ -108,7 +108,7 @@ async function storeAnswers(store: Store): Promise<boolean> {
 export async function startApp(config: Config, options: AppOptions): Promise<App> {
   const log = options.logger;
   const role = options.role ?? 'all';
-  const rawStore = options.store ?? createStore(config.redisUrl);
+  const rawStore = options.store ?? createStore(config);
   if (role !== 'sip') {
     if (!rawStore.persistent) log.warn({ store: rawStore.kind }, 'store is in memory: not persistent, lost on restart');
     else log.info({ store: rawStore.kind }, 'store ready');
@@ -129,15 +129,22 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     (options.defaultMetrics ?? true) && role !== 'admin',
   );
   const store = timedStore(rawStore, metrics);
-  // The operator services tell the registrar (when it runs in this process) what they changed.
+  // The operator services tell the registrar what they changed: at once in this process, and every other instance
+  // (and worker) through the store's change channel. A message missed is covered by the cache's time limit.
   let registrar: Registrar | null = null;
+  const changed = (aor: string | null): void => {
+    registrar?.forget(aor);
+    rawStore
+      .announceChange(aor)
+      .catch((err: unknown) => log.warn({ err, event: 'announce-failed' }, 'change not announced'));
+  };
   const accounts = new AccountService(
     store,
     {
       domains: config.sip.domains,
       passwordPolicy: config.passwords,
       passwordGraceMs: config.registrar.passwordGraceSec * 1000,
-      onChange: (aor) => registrar?.forget(aor),
+      onChange: changed,
     },
     log,
   );
@@ -157,6 +164,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     try {
       registrar = new Registrar(store, registrarConfigFrom(config, await nonceKeys.load(Date.now())), log);
       nonceKeys.follow(registrar.nonces);
+      rawStore.onChange((aor) => registrar?.forget(aor));
       sip = await startSipServer(config, {
         registrar,
         metrics,
@@ -183,12 +191,7 @@ export async function startApp(config: Config, options: AppOptions): Promise<App
     };
     admin = await buildAdminServer({
       accounts,
-      lockouts: new LockoutService(
-        store,
-        log,
-        (a) => accounts.resolveAor(a),
-        (aor) => registrar?.forget(aor),
-      ),
+      lockouts: new LockoutService(store, log, (a) => accounts.resolveAor(a), changed),
       nonceKeys,
       audit: { list: (limit, cursor) => store.listAudit(limit, cursor) },
       flowLive: (b) => {

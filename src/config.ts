@@ -73,6 +73,15 @@ export interface Config {
   };
   passwords: { minLength: number; forbidUsername: boolean };
   redisUrl: string | null;
+  /** Redis through Sentinel (instead of redisUrl): `host:port` of each sentinel, and the master's name. */
+  redisSentinels: string[];
+  redisSentinelName: string | null;
+  /** Redis Cluster seed nodes: refused at start for now (docs/scale-out.md says why). */
+  redisClusterNodes: string[];
+  /** Replicas that must have a registration (Redis WAIT) before its 200; 0: do not wait. */
+  redisWaitReplicas: number;
+  /** How long to wait for them; past it the REGISTER gets 503, never a 200 for a write that may be lost. */
+  redisWaitTimeoutMs: number;
   admin: { host: string; port: number; token: string | null };
   log: { level: string };
 }
@@ -128,6 +137,11 @@ export const DEFAULT_CONFIG: Config = {
   },
   passwords: { minLength: 12, forbidUsername: true },
   redisUrl: null,
+  redisSentinels: [],
+  redisSentinelName: null,
+  redisClusterNodes: [],
+  redisWaitReplicas: 0,
+  redisWaitTimeoutMs: 500,
   admin: { host: '127.0.0.1', port: 8080, token: null },
   log: { level: 'info' },
 };
@@ -155,6 +169,10 @@ const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['SIP_DOMAINS', 'sip.domains'],
   ['SIP_WORKERS', 'sip.workers'],
   ['REDIS_URL', 'redisUrl'],
+  ['REDIS_SENTINELS', 'redisSentinels'],
+  ['REDIS_SENTINEL_NAME', 'redisSentinelName'],
+  ['REDIS_CLUSTER_NODES', 'redisClusterNodes'],
+  ['REDIS_WAIT_REPLICAS', 'redisWaitReplicas'],
   ['ADMIN_HOST', 'admin.host'],
   ['ADMIN_PORT', 'admin.port'],
   ['ADMIN_TOKEN', 'admin.token'],
@@ -280,6 +298,14 @@ const redisUrl: Check = (v, key) => {
   return s;
 };
 
+/** `host:port` (IPv6 in brackets). */
+const hostPort: Check = (v, key) => {
+  const s = str(v, key) as string;
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(s);
+  if (m === null || Number(m[2]) > 65535) fail(key, 'must be host:port', v);
+  return s;
+};
+
 const ALGORITHMS = list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true });
 
 /** A nonce HMAC key: at least 16 bytes, as the nonce module requires. */
@@ -343,6 +369,11 @@ const SCHEMA = {
   },
   passwords: { minLength: int(4, 256), forbidUsername: bool },
   redisUrl,
+  redisSentinels: list(hostPort),
+  redisSentinelName: nullableStr,
+  redisClusterNodes: list(hostPort),
+  redisWaitReplicas: int(0, 16),
+  redisWaitTimeoutMs: int(10, 60_000),
   admin: { host, port: int(0, 65_535), token: nullableStr },
   log: { level: oneOf(...LOG_LEVELS) },
 } as const;
@@ -395,7 +426,24 @@ function crossCheck(c: Config): void {
       'TLS needs both SIP_TLS_CERT and SIP_TLS_KEY',
     );
   }
-  if (c.sip.workers > 1 && c.redisUrl === null) {
+  const topologies = [c.redisUrl !== null, c.redisSentinels.length > 0, c.redisClusterNodes.length > 0];
+  if (topologies.filter(Boolean).length > 1) {
+    throw new ConfigError('redisUrl', 'set one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, not several');
+  }
+  if (c.redisSentinels.length > 0 && c.redisSentinelName === null) {
+    throw new ConfigError('redisSentinelName', 'REDIS_SENTINELS needs REDIS_SENTINEL_NAME, the name of the master');
+  }
+  if (c.redisClusterNodes.length > 0) {
+    // Better a clear refusal than the silent fallback to the in-memory store this once was (docs/scale-out.md).
+    throw new ConfigError(
+      'redisClusterNodes',
+      'Redis Cluster is not supported yet: use REDIS_URL or REDIS_SENTINELS (docs/scale-out.md)',
+    );
+  }
+  if (c.redisWaitReplicas > 0 && c.redisUrl === null && c.redisSentinels.length === 0) {
+    throw new ConfigError('redisWaitReplicas', 'REDIS_WAIT_REPLICAS needs Redis (REDIS_URL or REDIS_SENTINELS)');
+  }
+  if (c.sip.workers > 1 && c.redisUrl === null && c.redisSentinels.length === 0) {
     throw new ConfigError('sip.workers', 'more than 1 worker needs REDIS_URL: workers share their state through Redis');
   }
   // Stream listeners share the TCP port space: no two may ask for the same fixed port.

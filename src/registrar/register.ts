@@ -392,6 +392,8 @@ export class Registrar {
     // Never the answer, a hash or the Authorization value: who, what, when and from where.
     this.logger.info({ event: 'auth-failed', aor, source: peer.address, why }, 'authentication failed');
     if (outcome.extensionLockedNow && outcome.extension) {
+      // Every instance enforces it at once, not when its cache runs out.
+      this.store.announceChange(outcome.extension.aor).catch(() => {});
       void this.trail.record(
         'lockout.extension',
         outcome.extension.aor,
@@ -422,6 +424,7 @@ export class Registrar {
       this.cache.rememberLockedAddress(outcome.address.address, outcome.address.lockedUntil, now);
     }
     if (outcome.addressLockedNow && outcome.address) {
+      this.store.announceChange(null).catch(() => {});
       void this.trail.record(
         'lockout.address',
         outcome.address.address,

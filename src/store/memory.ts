@@ -169,6 +169,7 @@ export class MemoryStore implements Store {
   /** In process: a restart makes a new one, and the phones' next refresh is challenged with stale=true. */
   private keyRing: NonceKeyRing | null = null;
   private readonly audit: AuditEntry[] = [];
+  private readonly changeListeners: Array<(aor: string | null) => void> = [];
   private auditSeq = 0;
   private clock = Date.now();
   private timer: NodeJS.Timeout | null;
@@ -415,6 +416,15 @@ export class MemoryStore implements Store {
   async rotateNonceKey(next: string, now: number): Promise<NonceKeyRing> {
     this.keyRing = { current: next, previous: this.keyRing?.current ?? null, rotatedAt: now };
     return this.keyRing;
+  }
+
+  /** In process: every instance on this store is this one. */
+  async announceChange(aor: string | null): Promise<void> {
+    for (const l of this.changeListeners) l(aor);
+  }
+
+  onChange(listener: (aor: string | null) => void): void {
+    this.changeListeners.push(listener);
   }
 
   async ping(): Promise<void> {}

@@ -5,7 +5,7 @@
  * Logic runs on the callers' `now`; Redis TTLs run on Redis's clock, so every TTL is sent relative (PX / PEXPIRE
  * computed as `deadline - now`), never as an absolute PEXPIREAT.
  */
-import { Redis, type ChainableCommander } from 'ioredis';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import { DIGEST_ALGORITHMS, TRANSPORT_NAMES } from '../domain/types.js';
@@ -34,7 +34,15 @@ import type {
   Store,
 } from './types.js';
 
+/** A Redis URL (redis:// or rediss://), or a master found through Sentinel. */
+export type RedisTarget =
+  string | { readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly name: string };
+
 export interface RedisStoreOptions {
+  /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
+  waitReplicas?: number;
+  /** How long WAIT may take; a registration whose replicas do not answer in time fails (the REGISTER gets 503). */
+  waitTimeoutMs?: number;
   /** Prefix of every key; default `sipreg:`. */
   keyPrefix?: string;
   /** Per-command deadline; a command that gets no answer in time rejects. Default 2000 ms. */
@@ -54,19 +62,31 @@ export class RedisStore implements Store {
 
   private readonly redis: Redis;
   private readonly p: string;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+  /** Subscribed to the change channel on first onChange(): a subscribed connection runs no other command. */
+  private subscriber: Redis | null = null;
+  private readonly changeListeners: Array<(aor: string | null) => void> = [];
 
-  constructor(url: string, opts: RedisStoreOptions = {}) {
+  constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.p = opts.keyPrefix ?? 'sipreg:';
-    this.redis = new Redis(url, {
+    this.waitReplicas = opts.waitReplicas ?? 0;
+    this.waitTimeoutMs = opts.waitTimeoutMs ?? 500;
+    const options: RedisOptions = {
       // Reject instead of hanging when Redis is away; keep reconnecting so service resumes by itself.
       maxRetriesPerRequest: 1,
-      commandTimeout: opts.commandTimeoutMs ?? 2000,
+      commandTimeout: Math.max(opts.commandTimeoutMs ?? 2000, this.waitTimeoutMs + 1000),
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_CAP_MS),
       lazyConnect: false,
       // Commands issued in the same tick (many REGISTERs in flight) go out in one write and come back in one read:
       // fewer system calls on both sides under load, no change when idle.
       enableAutoPipelining: true,
-    });
+    };
+    this.redis =
+      typeof target === 'string'
+        ? new Redis(target, options)
+        : // ioredis asks the sentinels for the master, and again after a failover.
+          new Redis({ ...options, sentinels: target.sentinels.map((x) => ({ ...x })), name: target.name });
     const onError = opts.onError;
     // Without a listener ioredis would report every failed reconnect as an unhandled 'error' event.
     this.redis.on('error', (err: Error) => onError?.(err));
@@ -104,6 +124,9 @@ export class RedisStore implements Store {
   }
   private get addrLocksIdx(): string {
     return `${this.p}locks:addr`;
+  }
+  private get changesChannel(): string {
+    return `${this.p}changes`;
   }
   private get auditKey(): string {
     return `${this.p}audit`;
@@ -252,6 +275,7 @@ export class RedisStore implements Store {
       [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor), this.bexpIdx],
       args,
     );
+    if (reply === 'ok') await this.replicated();
     if (reply === 'ok' || reply === 'conflict' || reply === 'replay') return reply;
     throw new Error(`unexpected commit reply from Redis: ${String(reply)}`);
   }
@@ -427,11 +451,41 @@ export class RedisStore implements Store {
     return decodeKeyRing(pairsToHash(await this.run('sipregRotateNonceKey', [this.nonceKeysKey], [next, now])));
   }
 
+  /**
+   * With waitReplicas, resolves once that many replicas have every write of this connection so far (Redis WAIT);
+   * rejects when they do not within waitTimeoutMs, so the caller answers 503 and never acknowledges a write that a
+   * failover could lose.
+   */
+  private async replicated(): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    const acked = await this.redis.wait(this.waitReplicas, this.waitTimeoutMs);
+    if (acked < this.waitReplicas) {
+      throw new Error(`only ${acked} of ${this.waitReplicas} replicas acknowledged within ${this.waitTimeoutMs} ms`);
+    }
+  }
+
+  async announceChange(aor: string | null): Promise<void> {
+    await this.redis.publish(this.changesChannel, aor ?? '*');
+  }
+
+  onChange(listener: (aor: string | null) => void): void {
+    this.changeListeners.push(listener);
+    if (this.subscriber !== null) return;
+    const sub = this.redis.duplicate({ enableAutoPipelining: false });
+    this.subscriber = sub;
+    sub.on('error', () => {}); // reconnects by itself; a message missed meanwhile is covered by the cache's time limit
+    sub.on('message', (_channel: string, message: string) => {
+      for (const l of this.changeListeners) l(message === '*' ? null : message);
+    });
+    void sub.subscribe(this.changesChannel).catch(() => {});
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }
 
   async close(): Promise<void> {
+    this.subscriber?.disconnect();
     try {
       await this.redis.quit();
     } catch {

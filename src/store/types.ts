@@ -128,6 +128,12 @@ export interface Store {
   /** Makes `next` the current secret and the current one the previous. */
   rotateNonceKey(next: string, now: number): Promise<NonceKeyRing>;
 
+  // Changes between instances
+  /** Tells every instance on this store that what it remembers of `aor` (null: of everything) is out of date. */
+  announceChange(aor: string | null): Promise<void>;
+  /** Called for every change announced by any instance, this one included. */
+  onChange(listener: (aor: string | null) => void): void;
+
   /** Rejects when the store does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,7 +3,7 @@
  * When redis-server is missing the tests fail with one clear line (they never skip).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -87,6 +87,8 @@ export interface RedisServerOptions {
   /** AOF fsync policy (with appendonly): `always` fsyncs before every reply; Redis's default is `everysec`. */
   appendfsync?: 'always' | 'everysec' | 'no';
   dir?: string;
+  /** Start as a replica of the master on 127.0.0.1 at this port. */
+  replicaOf?: number;
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
@@ -112,6 +114,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
       '--protected-mode',
       'no',
       ...(opts.appendfsync ? ['--appendfsync', opts.appendfsync] : []),
+      ...(opts.replicaOf !== undefined ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : []),
     ];
     const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -137,6 +140,65 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     async stop() {
       await kill('SIGTERM');
       if (ownDir) rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      await kill('SIGKILL');
+    },
+    async restart() {
+      await kill('SIGTERM');
+      await launch();
+    },
+  };
+}
+
+/**
+ * A Redis Sentinel (redis-server --sentinel, from the same package) watching the master at `masterPort` under
+ * `name`, with short timeouts so a failover happens within seconds in tests.
+ */
+export async function startSentinel(masterPort: number, name: string, quorum = 2): Promise<RedisServerHandle> {
+  const bin = findOnPath('redis-server');
+  if (bin === null) throw new Error(NOT_FOUND);
+  const dir = mkdtempSync(join(tmpdir(), 'sipreg-sentinel-'));
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'protected-mode no',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      `sentinel parallel-syncs ${name} 1`,
+      '',
+    ].join('\n'),
+  );
+  let child: ChildProcess | null = null;
+  const launch = async (): Promise<void> => {
+    const c = spawn(bin, [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child = c;
+    await waitForPing(port, c, () => out);
+  };
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    const c = child;
+    if (!c) return;
+    child = null;
+    const exited = waitExit(c);
+    c.kill(signal);
+    await exited;
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     },
     async kill9() {
       await kill('SIGKILL');

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { createStore } from '../../src/store/index.js';
+import { DEFAULT_CONFIG } from '../../src/config.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { account, binding, storeContract } from './contract.js';
@@ -128,9 +129,9 @@ describe('RedisStore specifics', () => {
     }
   });
 
-  it('createStore picks the adapter from the URL', async () => {
-    const r = createStore(server.url);
-    const m = createStore(null);
+  it('createStore picks the adapter from the configuration', async () => {
+    const r = createStore({ ...DEFAULT_CONFIG, redisUrl: server.url });
+    const m = createStore(DEFAULT_CONFIG);
     try {
       expect(r).toBeInstanceOf(RedisStore);
       expect(r.kind).toBe('redis');
