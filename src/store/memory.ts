@@ -6,6 +6,14 @@
  * follows the same logical rules as the Redis adapter. The sweep timer is unref'd: it never keeps the process alive.
  */
 import { addressView, extensionView } from './lockout-view.js';
+import {
+  applyAddressFailure,
+  applyExtensionFailure,
+  emptyLockState,
+  liftState,
+  updateForgetAt,
+  type LockState,
+} from '../domain/lockout-rules.js';
 import type {
   Account,
   AccountPatch,
@@ -15,7 +23,6 @@ import type {
   Binding,
   Credentials,
   ExtensionLockout,
-  LockoutPolicy,
   NonceKeyRing,
 } from '../domain/types.js';
 import type {
@@ -29,117 +36,8 @@ import type {
   Store,
 } from './types.js';
 
-const PERMANENT = Number.MAX_SAFE_INTEGER;
 const SWEEP_INTERVAL_MS = 30_000;
 const SWEEP_BUDGET = 10_000;
-
-/** Lockout state of one extension or address. 0 stands for "never" in the time fields. */
-export interface LockState {
-  failures: number;
-  lockedUntil: number;
-  lockouts: number;
-  lastLockAt: number;
-  /** Extension: time of the last failure (the consecutive count is forgotten after the escalation window). */
-  lastFailAt: number;
-  /** Address: start of the current counting window. */
-  windowStart: number;
-  lastAddress: string | null;
-  /** When the state no longer matters (garbage collection only; the Redis key's TTL). PERMANENT: never. */
-  forgetAt: number;
-}
-
-function emptyLockState(): LockState {
-  return {
-    failures: 0,
-    lockedUntil: 0,
-    lockouts: 0,
-    lastLockAt: 0,
-    lastFailAt: 0,
-    windowStart: 0,
-    lastAddress: null,
-    forgetAt: 0,
-  };
-}
-
-/** Starts a lockout, escalating within the escalation window; the `permanentAfter`-th lockout is permanent. */
-function startLock(s: LockState, now: number, lockMs: number, policy: LockoutPolicy): void {
-  const esc = policy.escalation;
-  if (s.lastLockAt > 0 && now - s.lastLockAt >= esc.windowMs) s.lockouts = 0;
-  s.lockouts += 1;
-  s.lastLockAt = now;
-  if (esc.permanentAfter > 0 && s.lockouts >= esc.permanentAfter) {
-    s.lockedUntil = PERMANENT;
-  } else {
-    const ms = Math.floor(lockMs * Math.pow(esc.factor, s.lockouts - 1));
-    s.lockedUntil = Math.min(now + ms, PERMANENT);
-  }
-}
-
-/**
- * One failed authentication against an extension: `threshold` consecutive failures lock it. The consecutive count
- * is forgotten after `escalation.windowMs` without a failure, or when a lock ends. Returns true when a lock started.
- * (The Redis adapter's Lua script in ./redis-scripts.ts implements the same rules; keep them in step.)
- */
-export function applyExtensionFailure(s: LockState, now: number, address: string, policy: LockoutPolicy): boolean {
-  s.lastAddress = address;
-  if (s.lockedUntil > now) {
-    s.failures += 1;
-    s.lastFailAt = now;
-    return false;
-  }
-  if (s.lockedUntil > 0) {
-    s.lockedUntil = 0;
-    s.failures = 0;
-  }
-  if (s.lastFailAt > 0 && now - s.lastFailAt >= policy.escalation.windowMs) s.failures = 0;
-  s.failures += 1;
-  s.lastFailAt = now;
-  if (s.failures < policy.extension.threshold) return false;
-  startLock(s, now, policy.extension.lockMs, policy);
-  return true;
-}
-
-/** One failure from an address: `threshold` failures within `windowMs` lock it. Returns true when a lock started. */
-export function applyAddressFailure(s: LockState, now: number, policy: LockoutPolicy): boolean {
-  if (s.lockedUntil > now) {
-    s.failures += 1;
-    return false;
-  }
-  if (s.lockedUntil > 0) {
-    s.lockedUntil = 0;
-    s.failures = 0;
-    s.windowStart = 0;
-  }
-  if (s.windowStart === 0 || now - s.windowStart >= policy.address.windowMs) {
-    s.failures = 0;
-    s.windowStart = now;
-  }
-  s.failures += 1;
-  if (s.failures < policy.address.threshold) return false;
-  startLock(s, now, policy.address.lockMs, policy);
-  return true;
-}
-
-/** After this time every rule above would have reset the state anyway (or it is locked for good). */
-function updateForgetAt(s: LockState, now: number, policy: LockoutPolicy): void {
-  const esc = policy.escalation.windowMs;
-  s.forgetAt = Math.max(
-    s.lockedUntil,
-    s.lastLockAt > 0 ? s.lastLockAt + esc : 0,
-    now + esc,
-    now + policy.address.windowMs,
-  );
-}
-
-/** Lift: clears the lock and the counter but keeps the lockout history (escalation still applies). */
-function liftState(s: LockState, now: number): boolean {
-  const wasLocked = s.lockedUntil > now;
-  s.lockedUntil = 0;
-  s.failures = 0;
-  s.windowStart = 0;
-  s.lastFailAt = 0;
-  return wasLocked;
-}
 
 /** Byte order of the UTF-8 encodings: the order Redis ZRANGEBYLEX uses, so both adapters page identically. */
 function compareAor(a: string, b: string): number {

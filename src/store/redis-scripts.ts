@@ -3,7 +3,8 @@
  * ioredis falling back to EVAL after a SCRIPT FLUSH or a restart). Each script is one atomic step; docs/store.md
  * lists every key. Times in ARGV are the caller's `now` (ms); TTLs are computed relative to it.
  *
- * The lockout rules mirror applyExtensionFailure / applyAddressFailure in ./memory.ts: keep them in step.
+ * The lockout rules are not here: src/domain/lockout-rules.ts decides, and sipregSaveLock only stores the state it
+ * decided, if nobody changed it meanwhile (compare-and-set on a revision counter).
  */
 
 /** Shared helpers, prepended to every script. */
@@ -36,41 +37,6 @@ local function loadLock(key)
   return s
 end
 
-local function startLock(s, now, lockMs, escWindow, factor, permanentAfter)
-  if s.lastLockAt > 0 and now - s.lastLockAt >= escWindow then s.lockouts = 0 end
-  s.lockouts = s.lockouts + 1
-  s.lastLockAt = now
-  if permanentAfter > 0 and s.lockouts >= permanentAfter then
-    s.lockedUntil = PERMANENT
-  else
-    local ms = math.floor(lockMs * math.pow(factor, s.lockouts - 1))
-    s.lockedUntil = math.min(now + ms, PERMANENT)
-  end
-end
-
--- Writes the state, keeps the index of locked keys in step, and sets the key's TTL (garbage collection only).
-local function saveLock(key, idx, member, s, now, escWindow, addrWindow)
-  s.forgetAt = math.max(s.lockedUntil, s.lastLockAt > 0 and (s.lastLockAt + escWindow) or 0, now + escWindow,
-    now + addrWindow)
-  redis.call('HSET', key, 'failures', fmt(s.failures), 'lockedUntil', fmt(s.lockedUntil), 'lockouts', fmt(s.lockouts),
-    'lastLockAt', fmt(s.lastLockAt), 'lastFailAt', fmt(s.lastFailAt), 'windowStart', fmt(s.windowStart),
-    'forgetAt', fmt(s.forgetAt))
-  if s.lastAddress then redis.call('HSET', key, 'lastAddress', s.lastAddress) end
-  if s.forgetAt >= PERMANENT then
-    redis.call('PERSIST', key)
-  else
-    redis.call('PEXPIRE', key, fmt(math.max(1000, s.forgetAt - now)))
-  end
-  if s.lockedUntil > now then
-    redis.call('ZADD', idx, fmt(s.lockedUntil), member)
-  else
-    redis.call('ZREM', idx, member)
-  end
-end
-
-local function lockReply(s, lockedNow)
-  return { fmt(s.failures), fmt(s.lockedUntil), s.lastAddress or '', fmt(s.lockouts), lockedNow and '1' or '0' }
-end
 `;
 
 export interface ScriptDef {
@@ -209,60 +175,24 @@ return 'ok'
   ),
 
   /**
-   * KEYS: fail, locks:ext. ARGV: aor, now, address, threshold, lockMs, escWindowMs, factor, permanentAfter, addrWindowMs.
-   * -> [failures, lockedUntil, lastAddress, lockouts, lockedNow].
+   * KEYS: state, index. ARGV: member, expected revision, lockedUntil, now, pexpireMs (0: persist), then field/value
+   * pairs. -> 1 written (revision + 1, index and TTL in step), 0 when the revision moved on (decide again).
    */
-  sipregFailExtension: script(
+  sipregSaveLock: script(
     2,
     `
-local now = tonumber(ARGV[2])
-local escWindow = tonumber(ARGV[6])
-local s = loadLock(KEYS[1])
-local lockedNow = false
-s.lastAddress = ARGV[3]
-if s.lockedUntil > now then
-  s.failures = s.failures + 1
-  s.lastFailAt = now
+local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if rev ~= tonumber(ARGV[2]) then return 0 end
+local fields = {}
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], 'rev', fmt(rev + 1), unpack(fields))
+if tonumber(ARGV[5]) == 0 then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+if tonumber(ARGV[3]) > tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 else
-  if s.lockedUntil > 0 then s.lockedUntil = 0; s.failures = 0 end
-  if s.lastFailAt > 0 and now - s.lastFailAt >= escWindow then s.failures = 0 end
-  s.failures = s.failures + 1
-  s.lastFailAt = now
-  if s.failures >= tonumber(ARGV[4]) then
-    startLock(s, now, tonumber(ARGV[5]), escWindow, tonumber(ARGV[7]), tonumber(ARGV[8]))
-    lockedNow = true
-  end
+  redis.call('ZREM', KEYS[2], ARGV[1])
 end
-saveLock(KEYS[1], KEYS[2], ARGV[1], s, now, escWindow, tonumber(ARGV[9]))
-return lockReply(s, lockedNow)
-`,
-  ),
-
-  /**
-   * KEYS: addr, locks:addr. ARGV: address, now, threshold, windowMs, lockMs, escWindowMs, factor, permanentAfter.
-   * -> [failures, lockedUntil, '', lockouts, lockedNow].
-   */
-  sipregFailAddress: script(
-    2,
-    `
-local now = tonumber(ARGV[2])
-local windowMs = tonumber(ARGV[4])
-local escWindow = tonumber(ARGV[6])
-local s = loadLock(KEYS[1])
-local lockedNow = false
-if s.lockedUntil > now then
-  s.failures = s.failures + 1
-else
-  if s.lockedUntil > 0 then s.lockedUntil = 0; s.failures = 0; s.windowStart = 0 end
-  if s.windowStart == 0 or now - s.windowStart >= windowMs then s.failures = 0; s.windowStart = now end
-  s.failures = s.failures + 1
-  if s.failures >= tonumber(ARGV[3]) then
-    startLock(s, now, tonumber(ARGV[5]), escWindow, tonumber(ARGV[7]), tonumber(ARGV[8]))
-    lockedNow = true
-  end
-end
-saveLock(KEYS[1], KEYS[2], ARGV[1], s, now, escWindow, windowMs)
-return lockReply(s, lockedNow)
+return 1
 `,
   ),
 
@@ -274,6 +204,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local s = loadLock(KEYS[1])
 redis.call('HSET', KEYS[1], 'failures', '0', 'lockedUntil', '0', 'windowStart', '0', 'lastFailAt', '0')
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 if s.lockedUntil > tonumber(ARGV[2]) then return 1 end
 return 0
 `,

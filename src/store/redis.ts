@@ -8,6 +8,13 @@
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import {
+  PERMANENT,
+  applyAddressFailure,
+  applyExtensionFailure,
+  updateForgetAt,
+  type LockState,
+} from '../domain/lockout-rules.js';
 import { DIGEST_ALGORITHMS, TRANSPORT_NAMES } from '../domain/types.js';
 import type {
   Account,
@@ -20,6 +27,7 @@ import type {
   Credentials,
   DigestAlgorithm,
   ExtensionLockout,
+  LockoutPolicy,
   Ha1Set,
   NonceKeyRing,
 } from '../domain/types.js';
@@ -55,6 +63,8 @@ type ScriptArg = string | number;
 type ScriptCaller<R> = Record<ScriptName, (...args: ScriptArg[]) => R>;
 
 const RECONNECT_CAP_MS = 2000;
+/** Compare-and-set attempts of a lockout update before giving up (only other instances can make one fail). */
+const LOCK_ATTEMPTS = 16;
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
@@ -67,6 +77,7 @@ export class RedisStore implements Store {
   /** Subscribed to the change channel on first onChange(): a subscribed connection runs no other command. */
   private subscriber: Redis | null = null;
   private readonly changeListeners: Array<(aor: string | null) => void> = [];
+  private readonly lockChains = new Map<string, Promise<unknown>>();
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.p = opts.keyPrefix ?? 'sipreg:';
@@ -307,73 +318,87 @@ export class RedisStore implements Store {
 
   // Lockouts
 
+  /**
+   * One failed authentication. The rules are src/domain/lockout-rules.ts; this reads the states, lets the rules
+   * decide, and stores the result with a compare-and-set (sipregSaveLock), deciding again from a fresh read when
+   * another failure or a lift got in between. Failures on one key are serialised in this process, so only other
+   * instances can make it retry.
+   */
   async recordFailure(f: FailureRecord): Promise<FailureOutcome> {
     const { policy, now } = f;
-    const esc = policy.escalation;
-    const tx = this.redis.multi();
-    if (f.aor !== null) {
-      this.queue(
-        tx,
-        'sipregFailExtension',
-        [this.failKey(f.aor), this.extLocksIdx],
-        [
-          f.aor,
-          now,
-          f.address,
-          policy.extension.threshold,
-          policy.extension.lockMs,
-          esc.windowMs,
-          esc.factor,
-          esc.permanentAfter,
-          policy.address.windowMs,
-        ],
+    const [ext, addr] = await Promise.all([
+      f.aor === null
+        ? null
+        : this.serialised(this.failKey(f.aor), () =>
+            this.decideLock(this.failKey(f.aor as string), this.extLocksIdx, f.aor as string, now, policy, (s) =>
+              applyExtensionFailure(s, now, f.address, policy),
+            ),
+          ),
+      !f.countAddress
+        ? null
+        : this.serialised(this.addrKey(f.address), () =>
+            this.decideLock(this.addrKey(f.address), this.addrLocksIdx, f.address, now, policy, (s) =>
+              applyAddressFailure(s, now, policy),
+            ),
+          ),
+    ]);
+    return {
+      extension:
+        ext === null
+          ? null
+          : {
+              aor: f.aor as string,
+              ...lockedView(ext.state, now),
+              lastAddress: ext.state.lastAddress,
+              lockouts: ext.state.lockouts,
+            },
+      address:
+        addr === null ? null : { address: f.address, ...lockedView(addr.state, now), lockouts: addr.state.lockouts },
+      extensionLockedNow: ext?.lockedNow ?? false,
+      addressLockedNow: addr?.lockedNow ?? false,
+    };
+  }
+
+  private async decideLock(
+    key: string,
+    index: string,
+    member: string,
+    now: number,
+    policy: LockoutPolicy,
+    apply: (s: LockState) => boolean,
+  ): Promise<{ state: LockState; lockedNow: boolean }> {
+    for (let attempt = 1; ; attempt++) {
+      const raw = await this.redis.hgetall(key);
+      const rev = Number(raw['rev'] ?? 0);
+      const state = lockStateOf(raw);
+      const lockedNow = apply(state);
+      updateForgetAt(state, now, policy);
+      const ttl = state.forgetAt >= PERMANENT ? 0 : Math.max(1000, Math.ceil(state.forgetAt - now));
+      const saved = await this.run(
+        'sipregSaveLock',
+        [key, index],
+        [member, rev, state.lockedUntil, now, ttl, ...lockFields(state)],
       );
+      if (saved === 1) return { state, lockedNow };
+      if (attempt >= LOCK_ATTEMPTS) throw new Error(`lockout state of ${member} kept changing under us`);
+      // Another instance won: a random pause breaks the lockstep two instances would otherwise retry in.
+      await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
     }
-    if (f.countAddress) {
-      this.queue(
-        tx,
-        'sipregFailAddress',
-        [this.addrKey(f.address), this.addrLocksIdx],
-        [
-          f.address,
-          now,
-          policy.address.threshold,
-          policy.address.windowMs,
-          policy.address.lockMs,
-          esc.windowMs,
-          esc.factor,
-          esc.permanentAfter,
-        ],
-      );
-    }
-    const replies = f.aor !== null || f.countAddress ? await execAll(tx) : [];
-    let i = 0;
-    let extension: ExtensionLockout | null = null;
-    let address: AddressLockout | null = null;
-    let extensionLockedNow = false;
-    let addressLockedNow = false;
-    if (f.aor !== null) {
-      const r = decodeLockReply(replies[i++]);
-      extension = {
-        aor: f.aor,
-        failures: r.failures,
-        lockedUntil: r.lockedUntil > now ? r.lockedUntil : null,
-        lastAddress: r.lastAddress,
-        lockouts: r.lockouts,
-      };
-      extensionLockedNow = r.lockedNow;
-    }
-    if (f.countAddress) {
-      const r = decodeLockReply(replies[i++]);
-      address = {
-        address: f.address,
-        failures: r.failures,
-        lockedUntil: r.lockedUntil > now ? r.lockedUntil : null,
-        lockouts: r.lockouts,
-      };
-      addressLockedNow = r.lockedNow;
-    }
-    return { extension, address, extensionLockedNow, addressLockedNow };
+  }
+
+  /** Runs `fn` after every earlier call for the same key has finished. */
+  private serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.lockChains.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lockChains.set(key, tail);
+    void tail.then(() => {
+      if (this.lockChains.get(key) === tail) this.lockChains.delete(key);
+    });
+    return run;
   }
 
   async isAddressLocked(address: string, now: number): Promise<boolean> {
@@ -778,16 +803,44 @@ function decodeLock(h: Record<string, string>): StoredLock | null {
   };
 }
 
-function decodeLockReply(v: unknown): StoredLock & { lockedNow: boolean } {
-  const a = asStrings(v);
-  if (a.length !== 5) throw new Error('unexpected lockout reply from Redis');
+/** A stored lockout hash as the rules' state; absent fields are 0 ("never"). */
+function lockStateOf(h: Record<string, string>): LockState {
+  const n = (k: string): number => Number(h[k] ?? 0) || 0;
   return {
-    failures: Number(a[0]),
-    lockedUntil: Number(a[1]),
-    lastAddress: a[2] === '' ? null : (a[2] ?? null),
-    lockouts: Number(a[3]),
-    lockedNow: a[4] === '1',
+    failures: n('failures'),
+    lockedUntil: n('lockedUntil'),
+    lockouts: n('lockouts'),
+    lastLockAt: n('lastLockAt'),
+    lastFailAt: n('lastFailAt'),
+    windowStart: n('windowStart'),
+    lastAddress: h['lastAddress'] ?? null,
+    forgetAt: n('forgetAt'),
   };
+}
+
+function lockFields(s: LockState): string[] {
+  const out = [
+    'failures',
+    String(s.failures),
+    'lockedUntil',
+    String(s.lockedUntil),
+    'lockouts',
+    String(s.lockouts),
+    'lastLockAt',
+    String(s.lastLockAt),
+    'lastFailAt',
+    String(s.lastFailAt),
+    'windowStart',
+    String(s.windowStart),
+    'forgetAt',
+    String(s.forgetAt),
+  ];
+  if (s.lastAddress !== null) out.push('lastAddress', s.lastAddress);
+  return out;
+}
+
+function lockedView(s: LockState, now: number): { failures: number; lockedUntil: number | null } {
+  return { failures: s.failures, lockedUntil: s.lockedUntil > now ? s.lockedUntil : null };
 }
 
 function decodeKeyRing(h: Record<string, string>): NonceKeyRing {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
@@ -126,6 +127,31 @@ describe('RedisStore specifics', () => {
     } finally {
       await store.close();
       await own.stop();
+    }
+  });
+
+  it('failures from two instances at once are all counted (the rules decide in TypeScript, Redis compare-and-sets)', async () => {
+    const prefix = `cas${randomBytes(3).toString('hex')}:`;
+    const one = new RedisStore(server.url, { keyPrefix: prefix });
+    const two = new RedisStore(server.url, { keyPrefix: prefix });
+    const policy = {
+      extension: { threshold: 1000, lockMs: 60_000 },
+      address: { threshold: 1000, windowMs: 600_000, lockMs: 60_000 },
+      escalation: { windowMs: 86_400_000, factor: 2, permanentAfter: 0 },
+    };
+    try {
+      const aor = 'busy@example.com';
+      await one.createAccount(account(aor));
+      const now = Date.now();
+      const fail = (s: RedisStore) =>
+        s.recordFailure({ aor, address: '198.51.100.9', countAddress: true, now, policy });
+      await Promise.all(Array.from({ length: 40 }, (_, i) => fail(i % 2 === 0 ? one : two)));
+      const snap = await one.loadRegistration(aor, '198.51.100.9', now);
+      expect(snap.extensionLock?.failures).toBe(40);
+      expect(snap.addressLock?.failures).toBe(40);
+    } finally {
+      await one.close();
+      await two.close();
     }
   });
 
