@@ -7,7 +7,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ServiceError, parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
+import { parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
+import { OperatorError, type OperatorErrorKind } from '../registrar/errors.js';
 import type { LockoutService } from '../registrar/lockouts.js';
 import { actorContext } from '../registrar/audit.js';
 import type { NonceKeyService } from '../registrar/nonce-keys.js';
@@ -46,6 +47,9 @@ export interface AdminServerDeps {
 
 export const IMPORT_BODY_LIMIT = 50 * 1024 * 1024;
 const PUBLIC_ROUTES = new Set(['/metrics', '/healthz', '/readyz', '/api/docs']);
+
+/** The operator side's refusals as HTTP statuses: mapped here, at the edge, not thrown as statuses. */
+const HTTP_STATUS: Record<OperatorErrorKind, number> = { invalid: 400, 'not-found': 404, exists: 409 };
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
@@ -124,7 +128,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ServiceError) return reply.code(error.status).send({ error: error.message });
+    if (error instanceof OperatorError) return reply.code(HTTP_STATUS[error.kind]).send({ error: error.message });
     if (error.validation !== undefined) {
       const context = error.validationContext ?? 'request';
       return reply

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { computeHa1 } from '../sip/digest.js';
 import { ephemeralPassword, ephemeralUsername, newCredentialSecret } from './ephemeral.js';
 import { AuditTrail } from './audit.js';
+import { OperatorError } from './errors.js';
 import {
   DIGEST_ALGORITHMS,
   type Account,
@@ -28,16 +29,6 @@ import { checkPassword, generatePassword, type PasswordPolicy } from './password
 const DEFAULT_CREDENTIAL_TTL_SEC = 3600;
 const MIN_CREDENTIAL_TTL_SEC = 60;
 const MAX_CREDENTIAL_TTL_SEC = 86_400;
-
-export class ServiceError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409 | 422,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ServiceError';
-  }
-}
 
 export interface AccountInput {
   username: string;
@@ -118,15 +109,15 @@ export class AccountService {
     const at = aorOrUser.lastIndexOf('@');
     const user = at < 0 ? aorOrUser : aorOrUser.slice(0, at);
     const domain = at < 0 ? this.defaultDomain : aorOrUser.slice(at + 1).toLowerCase();
-    if (user === '') throw new ServiceError(400, 'the AOR has no user part');
-    if (!this.domains.includes(domain)) throw new ServiceError(404, `domain ${domain} is not served here`);
+    if (user === '') throw new OperatorError('invalid', 'the AOR has no user part');
+    if (!this.domains.includes(domain)) throw new OperatorError('not-found', `domain ${domain} is not served here`);
     return `${user}@${domain}`;
   }
 
   async create(input: AccountInput, now = Date.now()): Promise<{ account: Account; generatedPassword?: string }> {
     const { record, generatedPassword } = this.buildRecord(input, now);
     if (!(await this.store.createAccount(record))) {
-      throw new ServiceError(409, `account ${record.account.aor} exists already`);
+      throw new OperatorError('exists', `account ${record.account.aor} exists already`);
     }
     this.audit('account.create', record.account.aor, now, {
       authType: record.account.authType,
@@ -163,16 +154,16 @@ export class AccountService {
       while (next < lines.length) {
         const item = lines[next++] as (typeof lines)[number];
         try {
-          if (item.parseError !== undefined) throw new ServiceError(400, item.parseError);
+          if (item.parseError !== undefined) throw new OperatorError('invalid', item.parseError);
           const created = await this.create(parseAccountInput(item.value), now);
           result.created++;
           if (created.generatedPassword !== undefined) {
             result.passwords.push({ line: item.line, aor: created.account.aor, password: created.generatedPassword });
           }
         } catch (err) {
-          if (!(err instanceof ServiceError))
+          if (!(err instanceof OperatorError))
             this.logger.error({ err, line: item.line }, 'account import: store error');
-          result.errors.push({ line: item.line, error: err instanceof ServiceError ? err.message : 'store error' });
+          result.errors.push({ line: item.line, error: err instanceof OperatorError ? err.message : 'store error' });
         }
       }
     };
@@ -190,7 +181,7 @@ export class AccountService {
 
   async list(limit = 100, cursor: string | null = null): Promise<Page<Account>> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-      throw new ServiceError(400, `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
+      throw new OperatorError('invalid', `limit must be an integer in 1..${MAX_LIST_LIMIT}`);
     }
     return this.store.listAccounts(limit, cursor === '' ? null : cursor);
   }
@@ -205,11 +196,11 @@ export class AccountService {
       current.account.authType === 'ip' &&
       clean.allowedAddresses.length === 0
     ) {
-      throw new ServiceError(400, 'allowedAddresses: an ip account needs at least one address');
+      throw new OperatorError('invalid', 'allowedAddresses: an ip account needs at least one address');
     }
     const disabling = clean.enabled === false;
     const account = await this.store.updateAccount(aor, clean, now, disabling);
-    if (account === null) throw new ServiceError(404, `no account ${aor}`);
+    if (account === null) throw new OperatorError('not-found', `no account ${aor}`);
     this.audit('account.update', aor, now, { fields: Object.keys(clean), bindingsRemoved: disabling });
     return account;
   }
@@ -226,15 +217,15 @@ export class AccountService {
   ): Promise<{ account: Account; generatedPassword?: string }> {
     const aor = this.resolveAor(aorOrUser);
     if (password !== undefined && typeof password !== 'string')
-      throw new ServiceError(400, 'password: must be a string');
+      throw new OperatorError('invalid', 'password: must be a string');
     const current = await this.getRecord(aor);
     const { account } = current;
     if (account.authType === 'ip')
-      throw new ServiceError(400, `account ${aor} authenticates by IP and has no password`);
+      throw new OperatorError('invalid', `account ${aor} authenticates by IP and has no password`);
     const chosen = password ?? generatePassword();
     if (password !== undefined) {
       const weak = checkPassword(password, this.options.passwordPolicy, account.username, account.authId);
-      if (weak !== null) throw new ServiceError(400, weak);
+      if (weak !== null) throw new OperatorError('invalid', weak);
     }
     const previous = current.credentials?.ha1;
     const credentials: Credentials = {
@@ -243,7 +234,8 @@ export class AccountService {
       previousUntil:
         previous !== undefined && Object.keys(previous).length > 0 ? now + this.options.passwordGraceMs : null,
     };
-    if (!(await this.store.setCredentials(aor, credentials, now))) throw new ServiceError(404, `no account ${aor}`);
+    if (!(await this.store.setCredentials(aor, credentials, now)))
+      throw new OperatorError('not-found', `no account ${aor}`);
     this.audit('account.password', aor, now, { passwordGenerated: password === undefined, bindingsRemoved: true });
     const updated = (await this.store.getAccount(aor))?.account ?? account;
     return password === undefined ? { account: updated, generatedPassword: chosen } : { account: updated };
@@ -260,13 +252,13 @@ export class AccountService {
   ): Promise<{ username: string; password: string; expiresAt: number }> {
     const aor = this.resolveAor(aorOrUser);
     if (!Number.isInteger(ttlSec) || ttlSec < MIN_CREDENTIAL_TTL_SEC || ttlSec > MAX_CREDENTIAL_TTL_SEC)
-      throw new ServiceError(
-        400,
+      throw new OperatorError(
+        'invalid',
         `ttlSec: must be an integer from ${MIN_CREDENTIAL_TTL_SEC} to ${MAX_CREDENTIAL_TTL_SEC}`,
       );
     const record = await this.getRecord(aor);
     if (record.account.authType === 'ip')
-      throw new ServiceError(400, `account ${aor} authenticates by IP: it has no credentials to mint`);
+      throw new OperatorError('invalid', `account ${aor} authenticates by IP: it has no credentials to mint`);
     let secret = record.credentialSecret ?? null;
     if (secret === null) {
       secret = newCredentialSecret();
@@ -282,16 +274,16 @@ export class AccountService {
   async rotateCredentialSecret(aorOrUser: string, now = Date.now()): Promise<{ aor: string; secret: string }> {
     const aor = this.resolveAor(aorOrUser);
     const record = await this.getRecord(aor);
-    if (record.account.authType === 'ip') throw new ServiceError(400, `account ${aor} authenticates by IP`);
+    if (record.account.authType === 'ip') throw new OperatorError('invalid', `account ${aor} authenticates by IP`);
     const secret = newCredentialSecret();
-    if (!(await this.store.setCredentialSecret(aor, secret))) throw new ServiceError(404, `no account ${aor}`);
+    if (!(await this.store.setCredentialSecret(aor, secret))) throw new OperatorError('not-found', `no account ${aor}`);
     this.audit('account.credential-secret', aor, now, {});
     return { aor, secret };
   }
 
   async remove(aorOrUser: string, now = Date.now()): Promise<void> {
     const aor = this.resolveAor(aorOrUser);
-    if (!(await this.store.deleteAccount(aor))) throw new ServiceError(404, `no account ${aor}`);
+    if (!(await this.store.deleteAccount(aor))) throw new OperatorError('not-found', `no account ${aor}`);
     this.audit('account.delete', aor, now, {});
   }
 
@@ -311,7 +303,7 @@ export class AccountService {
 
   private async getRecord(aor: string): Promise<AccountRecord> {
     const record = await this.store.getAccount(aor);
-    if (record === null) throw new ServiceError(404, `no account ${aor}`);
+    if (record === null) throw new OperatorError('not-found', `no account ${aor}`);
     return record;
   }
 
@@ -319,7 +311,7 @@ export class AccountService {
     const input = parseAccountInput(raw);
     const username = input.username;
     const domain = (input.domain ?? this.defaultDomain).toLowerCase();
-    if (!this.domains.includes(domain)) throw new ServiceError(400, `domain: ${domain} is not served here`);
+    if (!this.domains.includes(domain)) throw new OperatorError('invalid', `domain: ${domain} is not served here`);
     const authId = input.authId ?? username;
     const authType = input.authType ?? 'digest';
     const allowedAddresses = input.allowedAddresses ?? [];
@@ -328,12 +320,12 @@ export class AccountService {
     let generatedPassword: string | undefined;
     if (authType === 'ip') {
       if (allowedAddresses.length === 0)
-        throw new ServiceError(400, 'allowedAddresses: an ip account needs at least one address');
-      if (input.password !== undefined) throw new ServiceError(400, 'password: an ip account has no password');
+        throw new OperatorError('invalid', 'allowedAddresses: an ip account needs at least one address');
+      if (input.password !== undefined) throw new OperatorError('invalid', 'password: an ip account has no password');
     } else {
       if (input.password !== undefined) {
         const weak = checkPassword(input.password, this.options.passwordPolicy, username, authId);
-        if (weak !== null) throw new ServiceError(400, weak);
+        if (weak !== null) throw new OperatorError('invalid', weak);
       } else {
         generatedPassword = generatePassword();
       }
@@ -380,22 +372,23 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function checkUserToken(field: string, value: unknown): string {
-  if (typeof value !== 'string') throw new ServiceError(400, `${field}: must be a string`);
+  if (typeof value !== 'string') throw new OperatorError('invalid', `${field}: must be a string`);
   if (value.length === 0 || value.length > MAX_USERNAME_LENGTH) {
-    throw new ServiceError(400, `${field}: must be 1..${MAX_USERNAME_LENGTH} characters`);
+    throw new OperatorError('invalid', `${field}: must be 1..${MAX_USERNAME_LENGTH} characters`);
   }
   if (!USER_TOKEN.test(value)) {
-    throw new ServiceError(400, `${field}: not a SIP user token (no '@', spaces or control characters)`);
+    throw new OperatorError('invalid', `${field}: not a SIP user token (no '@', spaces or control characters)`);
   }
   return value;
 }
 
 function checkAddresses(value: unknown): string[] {
-  if (!Array.isArray(value)) throw new ServiceError(400, 'allowedAddresses: must be an array of IP addresses or CIDRs');
-  if (value.length > 100) throw new ServiceError(400, 'allowedAddresses: at most 100 entries');
+  if (!Array.isArray(value))
+    throw new OperatorError('invalid', 'allowedAddresses: must be an array of IP addresses or CIDRs');
+  if (value.length > 100) throw new OperatorError('invalid', 'allowedAddresses: at most 100 entries');
   return value.map((entry: unknown) => {
     if (typeof entry !== 'string' || parseNetwork(entry.trim()) === null) {
-      throw new ServiceError(400, `allowedAddresses: ${JSON.stringify(entry)} is not an IP address or CIDR`);
+      throw new OperatorError('invalid', `allowedAddresses: ${JSON.stringify(entry)} is not an IP address or CIDR`);
     }
     return entry.trim();
   });
@@ -403,51 +396,55 @@ function checkAddresses(value: unknown): string[] {
 
 function checkMaxContacts(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONTACTS_LIMIT) {
-    throw new ServiceError(400, `maxContacts: must be an integer in 1..${MAX_CONTACTS_LIMIT}`);
+    throw new OperatorError('invalid', `maxContacts: must be an integer in 1..${MAX_CONTACTS_LIMIT}`);
   }
   return value;
 }
 
 function checkAlgorithms(value: unknown): DigestAlgorithm[] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new ServiceError(400, `algorithms: must be a non-empty list of ${DIGEST_ALGORITHMS.join(', ')}`);
+    throw new OperatorError('invalid', `algorithms: must be a non-empty list of ${DIGEST_ALGORITHMS.join(', ')}`);
   }
   const seen = new Set<DigestAlgorithm>();
   for (const alg of value as unknown[]) {
     if (!DIGEST_ALGORITHMS.includes(alg as DigestAlgorithm)) {
-      throw new ServiceError(400, `algorithms: ${JSON.stringify(alg)} is not one of ${DIGEST_ALGORITHMS.join(', ')}`);
+      throw new OperatorError(
+        'invalid',
+        `algorithms: ${JSON.stringify(alg)} is not one of ${DIGEST_ALGORITHMS.join(', ')}`,
+      );
     }
-    if (seen.has(alg as DigestAlgorithm)) throw new ServiceError(400, `algorithms: ${String(alg)} is listed twice`);
+    if (seen.has(alg as DigestAlgorithm))
+      throw new OperatorError('invalid', `algorithms: ${String(alg)} is listed twice`);
     seen.add(alg as DigestAlgorithm);
   }
   return [...seen];
 }
 
 function checkBoolean(field: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ServiceError(400, `${field}: must be true or false`);
+  if (typeof value !== 'boolean') throw new OperatorError('invalid', `${field}: must be true or false`);
   return value;
 }
 
 /** Validates an untrusted create request (an HTTP body or an import line); unknown fields are refused by name. */
 export function parseAccountInput(value: unknown): AccountInput {
-  if (!isRecord(value)) throw new ServiceError(400, 'an account must be a JSON object');
+  if (!isRecord(value)) throw new OperatorError('invalid', 'an account must be a JSON object');
   for (const key of Object.keys(value)) {
-    if (!INPUT_FIELDS.has(key)) throw new ServiceError(400, `${key}: unknown field`);
+    if (!INPUT_FIELDS.has(key)) throw new OperatorError('invalid', `${key}: unknown field`);
   }
   const input: AccountInput = { username: checkUserToken('username', value.username) };
   if (value.domain !== undefined) {
     if (typeof value.domain !== 'string' || value.domain === '')
-      throw new ServiceError(400, 'domain: must be a string');
+      throw new OperatorError('invalid', 'domain: must be a string');
     input.domain = value.domain;
   }
   if (value.authId !== undefined) input.authId = checkUserToken('authId', value.authId);
   if (value.password !== undefined) {
-    if (typeof value.password !== 'string') throw new ServiceError(400, 'password: must be a string');
+    if (typeof value.password !== 'string') throw new OperatorError('invalid', 'password: must be a string');
     input.password = value.password;
   }
   if (value.authType !== undefined) {
     if (value.authType !== 'digest' && value.authType !== 'ip')
-      throw new ServiceError(400, "authType: must be 'digest' or 'ip'");
+      throw new OperatorError('invalid', "authType: must be 'digest' or 'ip'");
     input.authType = value.authType;
   }
   if (value.allowedAddresses !== undefined) input.allowedAddresses = checkAddresses(value.allowedAddresses);
@@ -459,9 +456,9 @@ export function parseAccountInput(value: unknown): AccountInput {
 
 /** Validates an untrusted patch. maxContacts and algorithms may be null: back to the registrar's default. */
 export function parsePatch(value: unknown): AccountPatch {
-  if (!isRecord(value)) throw new ServiceError(400, 'the patch must be a JSON object');
+  if (!isRecord(value)) throw new OperatorError('invalid', 'the patch must be a JSON object');
   for (const key of Object.keys(value)) {
-    if (!PATCH_FIELDS.has(key)) throw new ServiceError(400, `${key}: unknown field (or not changeable)`);
+    if (!PATCH_FIELDS.has(key)) throw new OperatorError('invalid', `${key}: unknown field (or not changeable)`);
   }
   const patch: { -readonly [K in keyof AccountPatch]: AccountPatch[K] } = {};
   if (value.enabled !== undefined) patch.enabled = checkBoolean('enabled', value.enabled);
@@ -470,6 +467,6 @@ export function parsePatch(value: unknown): AccountPatch {
     patch.maxContacts = value.maxContacts === null ? null : checkMaxContacts(value.maxContacts);
   if (value.algorithms !== undefined)
     patch.algorithms = value.algorithms === null ? null : checkAlgorithms(value.algorithms);
-  if (Object.keys(patch).length === 0) throw new ServiceError(400, 'nothing to change');
+  if (Object.keys(patch).length === 0) throw new OperatorError('invalid', 'nothing to change');
   return patch;
 }

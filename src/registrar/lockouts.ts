@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { AddressLockout, AuditValue, ExtensionLockout } from '../domain/types.js';
 import { AuditTrail } from './audit.js';
 import type { Store } from '../store/types.js';
-import { ServiceError } from './accounts.js';
+import { OperatorError } from './errors.js';
 
 export interface ExtensionLockoutView {
   aor: string;
@@ -105,16 +105,18 @@ export class LockoutService {
 
   async liftExtension(aorOrUser: string, now = Date.now()): Promise<void> {
     const aor = this.resolveAor(aorOrUser);
-    if (!(await this.store.liftExtension(aor, now))) throw new ServiceError(404, `extension ${aor} is not locked`);
+    if (!(await this.store.liftExtension(aor, now)))
+      throw new OperatorError('not-found', `extension ${aor} is not locked`);
     this.onLift(aor);
     this.audit('lockout.lift.extension', aor, now, { aor });
   }
 
   async liftAddress(address: string, now = Date.now()): Promise<void> {
     const canonical = normaliseAddress(address);
-    if (canonical === null) throw new ServiceError(400, `address: ${JSON.stringify(address)} is not an IP address`);
+    if (canonical === null)
+      throw new OperatorError('invalid', `address: ${JSON.stringify(address)} is not an IP address`);
     if (!(await this.store.liftAddress(canonical, now)))
-      throw new ServiceError(404, `address ${canonical} is not locked`);
+      throw new OperatorError('not-found', `address ${canonical} is not locked`);
     this.onLift(null);
     this.audit('lockout.lift.address', canonical, now, { address: canonical });
   }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AccountService, ServiceError } from '../../src/registrar/accounts.js';
+import { AccountService } from '../../src/registrar/accounts.js';
+import { OperatorError } from '../../src/registrar/errors.js';
 import { LockoutService } from '../../src/registrar/lockouts.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { fail, seedBinding } from './fixture.js';
@@ -26,14 +27,17 @@ const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 const sha512_256 = (s: string): string => createHash('sha512-256').update(s).digest('hex');
 
+/** As the admin API maps them (src/admin/http.ts). */
+const HTTP: Record<string, number> = { invalid: 400, 'not-found': 404, exists: 409 };
+
 async function rejects(p: Promise<unknown>, status: number, pattern: RegExp): Promise<void> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(ServiceError);
-  expect((err as ServiceError).status).toBe(status);
-  expect((err as ServiceError).message).toMatch(pattern);
+  expect(err).toBeInstanceOf(OperatorError);
+  expect(HTTP[(err as OperatorError).kind]).toBe(status);
+  expect((err as OperatorError).message).toMatch(pattern);
 }
 
 describe('AccountService', () => {
@@ -41,11 +45,11 @@ describe('AccountService', () => {
     const { accounts } = setup();
     expect(accounts.resolveAor('1001')).toBe('1001@example.com');
     expect(accounts.resolveAor('1001@B.EXAMPLE')).toBe('1001@b.example');
-    expect(() => accounts.resolveAor('1001@elsewhere.org')).toThrow(ServiceError);
+    expect(() => accounts.resolveAor('1001@elsewhere.org')).toThrow(OperatorError);
     try {
       accounts.resolveAor('1001@elsewhere.org');
     } catch (e) {
-      expect((e as ServiceError).status).toBe(404);
+      expect((e as OperatorError).kind).toBe('not-found');
     }
   });
 

@@ -16,7 +16,8 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry } from '../../domain/types.js';
-import { ServiceError, parseAccountInput, type AccountService } from '../../registrar/accounts.js';
+import { parseAccountInput, type AccountService } from '../../registrar/accounts.js';
+import { OperatorError } from '../../registrar/errors.js';
 import { actorContext } from '../../registrar/audit.js';
 import type { LockoutService } from '../../registrar/lockouts.js';
 import type { Page } from '../../store/types.js';
@@ -268,7 +269,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
             <div id="accounts" hx-swap-oob="true">${await accountList('', null)}</div>`,
         );
       } catch (e) {
-        if (e instanceof ServiceError) return htmlReply(reply, errorBox(e.message));
+        if (e instanceof OperatorError) return htmlReply(reply, errorBox(e.message));
         throw e;
       }
     });
@@ -295,7 +296,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
             <div id="accounts" hx-swap-oob="true">${await accountList('', null)}</div>`,
         );
       } catch (e) {
-        if (e instanceof ServiceError) return htmlReply(reply, errorBox(e.message));
+        if (e instanceof OperatorError) return htmlReply(reply, errorBox(e.message));
         throw e;
       }
     });
@@ -307,7 +308,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
           if (action === 'delete') await accounts.remove(aor);
           else await accounts.update(aor, { enabled: action === 'enable' });
         } catch (e) {
-          if (e instanceof ServiceError) return htmlReply(reply, errorBox(e.message));
+          if (e instanceof OperatorError) return htmlReply(reply, errorBox(e.message));
           throw e;
         }
         const list = await accountList(query(request, 'q'), null);
@@ -373,7 +374,7 @@ async function ignoreNotLocked(lift: () => Promise<void>): Promise<void> {
   try {
     await lift();
   } catch (e) {
-    if (!(e instanceof ServiceError && e.status === 404)) throw e;
+    if (!(e instanceof OperatorError && e.kind === 'not-found')) throw e;
   }
 }
 
