@@ -3,6 +3,7 @@
  * responses find their way back (UDP to the routed address, TCP/TLS/WS/WSS over the connection the request came
  * on). When a connection closes, the registrar is told, so the flows it carried end (RFC 5626, RFC 7118).
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -103,27 +104,41 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
   };
   const closeAll = (): Promise<unknown> =>
     Promise.all([...udp.map((u) => u.close()), ...[...streams.values()].map((s) => s.close())]);
+  // Every core: in a worker on Node >= 22.12, each listener is a socket of the worker's own (SO_REUSEPORT) and the
+  // kernel spreads the traffic; otherwise node:cluster's sharing (one UDP socket, TCP accepted in the primary).
+  // Port 0 stays shared: each worker would get a different port.
+  const own = (port: number): boolean => cluster.isWorker && reusePortSupported() && port !== 0;
   try {
     if (config.sip.udpPort !== 'off') {
-      const u = await UdpTransport.listen(host, config.sip.udpPort, onMessage, limits.maxMessageBytes);
+      const u = await UdpTransport.listen(
+        host,
+        config.sip.udpPort,
+        onMessage,
+        limits.maxMessageBytes,
+        own(config.sip.udpPort),
+      );
       udp.push(u);
       listeners.push(u.listener);
     }
     if (config.sip.tcpPort !== 'off') {
-      addStream(await StreamTransport.listen('tcp', host, config.sip.tcpPort, streamLimits, onMessage), 'tcp');
+      const port = config.sip.tcpPort;
+      addStream(await StreamTransport.listen('tcp', host, port, streamLimits, onMessage, undefined, own(port)), 'tcp');
     }
     const files =
       config.sip.tlsCert !== null && config.sip.tlsKey !== null
         ? { cert: readFileSync(config.sip.tlsCert), key: readFileSync(config.sip.tlsKey) }
         : null;
     if (config.sip.tlsPort !== 'off' && files !== null) {
-      addStream(await StreamTransport.listen('tls', host, config.sip.tlsPort, streamLimits, onMessage, files), 'tls');
+      const port = config.sip.tlsPort;
+      addStream(await StreamTransport.listen('tls', host, port, streamLimits, onMessage, files, own(port)), 'tls');
     }
     if (config.sip.wsPort !== 'off') {
-      addStream(await WsTransport.listen('ws', host, config.sip.wsPort, wsLimits, onMessage), 'ws');
+      const port = config.sip.wsPort;
+      addStream(await WsTransport.listen('ws', host, port, wsLimits, onMessage, undefined, own(port)), 'ws');
     }
     if (config.sip.wssPort !== 'off' && files !== null) {
-      addStream(await WsTransport.listen('wss', host, config.sip.wssPort, wsLimits, onMessage, files), 'wss');
+      const port = config.sip.wssPort;
+      addStream(await WsTransport.listen('wss', host, port, wsLimits, onMessage, files, own(port)), 'wss');
     }
   } catch (e) {
     await closeAll();
@@ -147,4 +162,10 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
       await closeAll();
     },
   };
+}
+
+/** SO_REUSEPORT for dgram and net listeners came with Node 23.1 and 22.12. */
+export function reusePortSupported(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
 }

@@ -67,6 +67,7 @@ export class StreamTransport implements ConnectionTransport {
     limits: StreamLimits,
     onMessage: MessageHandler,
     tlsFiles?: TlsFiles,
+    ownSocket = false,
   ): Promise<StreamTransport> {
     const server =
       kind === 'tls'
@@ -84,10 +85,14 @@ export class StreamTransport implements ConnectionTransport {
     server.on('error', () => {});
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, ipv6Only: false, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // ownSocket: a listening socket of this worker's own (SO_REUSEPORT), accepted here, not in the primary.
+      server.listen(
+        { host, port, ipv6Only: false, backlog: 1024, exclusive: ownSocket, ...(ownSocket ? { reusePort: true } : {}) },
+        () => {
+          server.off('error', reject);
+          resolve();
+        },
+      );
     });
     const addr = server.address() as net.AddressInfo;
     transport.listener = { transport: kind, address: plainAddress(addr.address), port: addr.port };

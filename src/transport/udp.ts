@@ -13,13 +13,27 @@ export class UdpTransport {
     this.ipv6 = socket.address().family === 'IPv6';
   }
 
-  static listen(host: string, port: number, onMessage: MessageHandler, maxDatagram: number): Promise<UdpTransport> {
+  /**
+   * ownSocket: bind a socket of this process's own with SO_REUSEPORT (Node >= 22.12), so each SIP worker reads its
+   * own socket and the kernel spreads datagrams over them, instead of sharing the primary's one socket.
+   */
+  static listen(
+    host: string,
+    port: number,
+    onMessage: MessageHandler,
+    maxDatagram: number,
+    ownSocket = false,
+  ): Promise<UdpTransport> {
     const ipv6 = isIP(host) === 6;
     // ipv6Only false: binding :: also takes IPv4 (as ::ffff:a.b.c.d), as the contract says.
-    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: false });
+    const socket = dgram.createSocket({
+      type: ipv6 ? 'udp6' : 'udp4',
+      ipv6Only: false,
+      ...(ownSocket ? { reusePort: true } : {}),
+    } as dgram.SocketOptions);
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(port, host, () => {
+      socket.bind({ port, address: host, exclusive: ownSocket }, () => {
         socket.off('error', reject);
         // A busy registrar receives bursts; the kernel default (~200 kB) drops them.
         for (const size of [8 << 20, 4 << 20, 1 << 20]) {

@@ -89,6 +89,7 @@ export class WsTransport implements ConnectionTransport {
     limits: WsLimits,
     onMessage: MessageHandler,
     tlsFiles?: { cert: Buffer; key: Buffer },
+    ownSocket = false,
   ): Promise<WsTransport> {
     const server =
       kind === 'wss'
@@ -109,10 +110,14 @@ export class WsTransport implements ConnectionTransport {
     server.on('error', () => {});
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, ipv6Only: false, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // ownSocket: a listening socket of this worker's own (SO_REUSEPORT), accepted here, not in the primary.
+      server.listen(
+        { host, port, ipv6Only: false, backlog: 1024, exclusive: ownSocket, ...(ownSocket ? { reusePort: true } : {}) },
+        () => {
+          server.off('error', reject);
+          resolve();
+        },
+      );
     });
     const addr = server.address() as net.AddressInfo;
     t.listener = { transport: kind, address: plainAddress(addr.address), port: addr.port };

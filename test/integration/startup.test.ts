@@ -10,6 +10,7 @@ import { startRedisServer, type RedisServerHandle } from '../helpers/redis-serve
 import { UdpClient, first } from '../helpers/sip-client.js';
 import { Phone } from '../helpers/phone.js';
 import { requestText } from '../helpers/requests.js';
+import { reusePortSupported } from '../../src/server/sip-server.js';
 
 afterEach(() => killAll());
 
@@ -120,4 +121,54 @@ describe('worker mode', () => {
     r.child.kill('SIGTERM');
     expect((await r.exit).code).toBe(0);
   }, 30_000);
+
+  it('on a fixed port, each worker has a UDP and a TCP socket of its own when Node has reusePort (22.12+), else shares one', async () => {
+    const port = await freeUdpTcpPort();
+    const r = launch({
+      SIP_WORKERS: '2',
+      REDIS_URL: redis.url,
+      SIP_UDP_PORT: String(port),
+      SIP_TCP_PORT: String(port),
+    });
+    await r.waitFor(
+      () => r.lines.filter((l) => l.includes('"transport":"udp"') && l.includes('SIP listener bound')).length >= 2,
+      15_000,
+    );
+    const sockets = (proto: '-u' | '-t'): number =>
+      spawnSync('ss', ['-Hln', proto, `sport = :${port}`], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter((l) => l.trim() !== '').length;
+    const own = reusePortSupported();
+    expect(sockets('-u')).toBe(own ? 2 : 1);
+    expect(sockets('-t')).toBe(own ? 2 : 1);
+    // Either way it serves.
+    const udp = await UdpClient.open();
+    try {
+      expect((await udp.request(requestText(), port)).status).toBe(200);
+    } finally {
+      udp.close();
+    }
+    r.child.kill('SIGTERM');
+    expect((await r.exit).code).toBe(0);
+  }, 30_000);
 });
+
+/** A port free for both UDP and TCP on 127.0.0.1. */
+async function freeUdpTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const dgram = await import('node:dgram');
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const u = dgram.createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+}
