@@ -19,7 +19,11 @@ export interface LockState {
   lastFailAt: number;
   /** Address: start of the current counting window. */
   windowStart: number;
+  /** First failure of the current count (what an operator asks: since when). */
+  firstFailAt: number;
   lastAddress: string | null;
+  /** The latest distinct values seen with the failures, newest first: source addresses of an extension's, AORs tried from an address. */
+  seen: string[];
   /** When the state no longer matters (garbage collection only; the Redis key's TTL). PERMANENT: never. */
   forgetAt: number;
 }
@@ -32,7 +36,9 @@ export function emptyLockState(): LockState {
     lastLockAt: 0,
     lastFailAt: 0,
     windowStart: 0,
+    firstFailAt: 0,
     lastAddress: null,
+    seen: [],
     forgetAt: 0,
   };
 }
@@ -55,8 +61,17 @@ function startLock(s: LockState, now: number, lockMs: number, policy: LockoutPol
  * One failed authentication against an extension: `threshold` consecutive failures lock it. The consecutive count
  * is forgotten after `escalation.windowMs` without a failure, or when a lock ends. Returns true when a lock started.
  */
+/** How many distinct values a lockout remembers in `seen`. */
+export const SEEN_KEPT = 5;
+
+function see(s: LockState, value: string | null): void {
+  if (value === null) return;
+  s.seen = [value, ...s.seen.filter((v) => v !== value)].slice(0, SEEN_KEPT);
+}
+
 export function applyExtensionFailure(s: LockState, now: number, address: string, policy: LockoutPolicy): boolean {
   s.lastAddress = address;
+  see(s, address);
   if (s.lockedUntil > now) {
     s.failures += 1;
     s.lastFailAt = now;
@@ -68,6 +83,7 @@ export function applyExtensionFailure(s: LockState, now: number, address: string
   }
   if (s.lastFailAt > 0 && now - s.lastFailAt >= policy.escalation.windowMs) s.failures = 0;
   s.failures += 1;
+  if (s.failures === 1) s.firstFailAt = now;
   s.lastFailAt = now;
   if (s.failures < policy.extension.threshold) return false;
   startLock(s, now, policy.extension.lockMs, policy);
@@ -75,7 +91,14 @@ export function applyExtensionFailure(s: LockState, now: number, address: string
 }
 
 /** One failure from an address: `threshold` failures within `windowMs` lock it. Returns true when a lock started. */
-export function applyAddressFailure(s: LockState, now: number, policy: LockoutPolicy): boolean {
+export function applyAddressFailure(
+  s: LockState,
+  now: number,
+  policy: LockoutPolicy,
+  aor: string | null = null,
+): boolean {
+  see(s, aor);
+  s.lastFailAt = now;
   if (s.lockedUntil > now) {
     s.failures += 1;
     return false;
@@ -88,6 +111,7 @@ export function applyAddressFailure(s: LockState, now: number, policy: LockoutPo
   if (s.windowStart === 0 || now - s.windowStart >= policy.address.windowMs) {
     s.failures = 0;
     s.windowStart = now;
+    s.firstFailAt = now;
   }
   s.failures += 1;
   if (s.failures < policy.address.threshold) return false;
@@ -113,5 +137,7 @@ export function liftState(s: LockState, now: number): boolean {
   s.failures = 0;
   s.windowStart = 0;
   s.lastFailAt = 0;
+  s.firstFailAt = 0;
+  s.seen = [];
   return wasLocked;
 }

@@ -100,6 +100,11 @@ export interface ExtensionLockout {
   readonly lastAddress: string | null;
   /** Lockouts within the escalation window (a day by default), for lengthening repeated locks. */
   readonly lockouts: number;
+  /** First and last failure of the current count; null when none. */
+  readonly firstFailureAt?: number | null;
+  readonly lastFailureAt?: number | null;
+  /** The latest distinct source addresses of the failures, newest first. */
+  readonly sources?: readonly string[];
 }
 
 export interface AddressLockout {
@@ -107,6 +112,10 @@ export interface AddressLockout {
   readonly failures: number;
   readonly lockedUntil: number | null;
   readonly lockouts: number;
+  readonly firstFailureAt?: number | null;
+  readonly lastFailureAt?: number | null;
+  /** The latest distinct AORs tried from the address, newest first. */
+  readonly aors?: readonly string[];
 }
 
 export interface LockoutPolicy {

@@ -18,6 +18,11 @@ export interface ExtensionLockoutView {
   lastAddress: string | null;
   /** Lockouts within the escalation window, this one included: each lasts longer (lockout.escalation). */
   level: number;
+  /** ISO-8601 first and last failure of the count that locked it. */
+  firstFailure: string | null;
+  lastFailure: string | null;
+  /** The latest distinct source addresses of the failures, newest first. */
+  sources: string[];
 }
 
 export interface AddressLockoutView {
@@ -26,6 +31,10 @@ export interface AddressLockoutView {
   lockedUntil: string | null;
   permanent: boolean;
   level: number;
+  firstFailure: string | null;
+  lastFailure: string | null;
+  /** The latest distinct AORs tried from the address, newest first. */
+  aors: string[];
 }
 
 export interface LockoutList {
@@ -48,6 +57,8 @@ export function extensionView(lock: ExtensionLockout & { lockedUntil: number }):
     permanent,
     lastAddress: lock.lastAddress,
     level: lock.lockouts,
+    ...failureTimes(lock),
+    sources: [...(lock.sources ?? [])],
   };
 }
 
@@ -59,7 +70,17 @@ export function addressView(lock: AddressLockout & { lockedUntil: number }): Add
     lockedUntil: permanent ? null : new Date(lock.lockedUntil).toISOString(),
     permanent,
     level: lock.lockouts,
+    ...failureTimes(lock),
+    aors: [...(lock.aors ?? [])],
   };
+}
+
+function failureTimes(lock: { firstFailureAt?: number | null; lastFailureAt?: number | null }): {
+  firstFailure: string | null;
+  lastFailure: string | null;
+} {
+  const iso = (t: number | null | undefined): string | null => (t ? new Date(t).toISOString() : null);
+  return { firstFailure: iso(lock.firstFailureAt), lastFailure: iso(lock.lastFailureAt) };
 }
 
 /** The canonical text of an IP address, or null when it is not one (no CIDR: a lockout is per address). */

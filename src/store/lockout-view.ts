@@ -10,6 +10,9 @@ export interface StoredLock {
   readonly lockedUntil: number;
   readonly lockouts: number;
   readonly lastAddress: string | null;
+  readonly firstFailAt?: number;
+  readonly lastFailAt?: number;
+  readonly seen?: readonly string[];
 }
 
 /** An expired lock reads as unlocked with no failures (the next failure starts a new count). */
@@ -19,10 +22,26 @@ function current(s: StoredLock, now: number): { failures: number; lockedUntil: n
   return { failures: expired ? 0 : s.failures, lockedUntil: locked ? s.lockedUntil : null };
 }
 
+/** When the current count's failures happened (none for an expired lock: its count starts over). */
+function times(s: StoredLock, now: number): { firstFailureAt: number | null; lastFailureAt: number | null } {
+  const counting = current(s, now).failures > 0;
+  return {
+    firstFailureAt: counting && s.firstFailAt ? s.firstFailAt : null,
+    lastFailureAt: counting && s.lastFailAt ? s.lastFailAt : null,
+  };
+}
+
 export function extensionView(aor: string, s: StoredLock, now: number): ExtensionLockout {
-  return { aor, ...current(s, now), lastAddress: s.lastAddress, lockouts: s.lockouts };
+  return {
+    aor,
+    ...current(s, now),
+    lastAddress: s.lastAddress,
+    lockouts: s.lockouts,
+    ...times(s, now),
+    sources: [...(s.seen ?? [])],
+  };
 }
 
 export function addressView(address: string, s: StoredLock, now: number): AddressLockout {
-  return { address, ...current(s, now), lockouts: s.lockouts };
+  return { address, ...current(s, now), lockouts: s.lockouts, ...times(s, now), aors: [...(s.seen ?? [])] };
 }

@@ -245,7 +245,7 @@ export class MemoryStore implements Store {
     if (f.countAddress) {
       const s = this.addressLocks.get(f.address) ?? emptyLockState();
       this.addressLocks.set(f.address, s);
-      addressLockedNow = applyAddressFailure(s, f.now, f.policy);
+      addressLockedNow = applyAddressFailure(s, f.now, f.policy, f.aor);
       updateForgetAt(s, f.now, f.policy);
       address = addressView(f.address, s, f.now);
     }

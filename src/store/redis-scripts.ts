@@ -27,15 +27,6 @@ local function dropBindings(b, v, idx, aor)
   return #keys
 end
 
-local function loadLock(key)
-  local raw = redis.call('HGETALL', key)
-  local s = { failures = 0, lockedUntil = 0, lockouts = 0, lastLockAt = 0, lastFailAt = 0, windowStart = 0,
-    forgetAt = 0, lastAddress = false }
-  for i = 1, #raw, 2 do
-    if raw[i] == 'lastAddress' then s.lastAddress = raw[i + 1] else s[raw[i]] = tonumber(raw[i + 1]) or 0 end
-  end
-  return s
-end
 
 `;
 
@@ -193,20 +184,6 @@ else
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
 return 1
-`,
-  ),
-
-  /** KEYS: state, index. ARGV: member, now -> 1 when it was locked. Resets the counter, keeps the history. */
-  sipregLift: script(
-    2,
-    `
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local s = loadLock(KEYS[1])
-redis.call('HSET', KEYS[1], 'failures', '0', 'lockedUntil', '0', 'windowStart', '0', 'lastFailAt', '0')
-redis.call('HINCRBY', KEYS[1], 'rev', 1)
-if s.lockedUntil > tonumber(ARGV[2]) then return 1 end
-return 0
 `,
   ),
 

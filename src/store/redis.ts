@@ -12,6 +12,7 @@ import {
   PERMANENT,
   applyAddressFailure,
   applyExtensionFailure,
+  liftState,
   updateForgetAt,
   type LockState,
 } from '../domain/lockout-rules.js';
@@ -338,41 +339,37 @@ export class RedisStore implements Store {
         ? null
         : this.serialised(this.addrKey(f.address), () =>
             this.decideLock(this.addrKey(f.address), this.addrLocksIdx, f.address, now, policy, (s) =>
-              applyAddressFailure(s, now, policy),
+              applyAddressFailure(s, now, policy, f.aor),
             ),
           ),
     ]);
     return {
-      extension:
-        ext === null
-          ? null
-          : {
-              aor: f.aor as string,
-              ...lockedView(ext.state, now),
-              lastAddress: ext.state.lastAddress,
-              lockouts: ext.state.lockouts,
-            },
-      address:
-        addr === null ? null : { address: f.address, ...lockedView(addr.state, now), lockouts: addr.state.lockouts },
+      extension: ext === null ? null : extensionView(f.aor as string, ext.state, now),
+      address: addr === null ? null : addressView(f.address, addr.state, now),
       extensionLockedNow: ext?.lockedNow ?? false,
       addressLockedNow: addr?.lockedNow ?? false,
     };
   }
 
+  /**
+   * Reads a lockout state, lets `apply` change it (the rules), and stores the result if nobody changed it meanwhile.
+   * policy null: a lift, which keeps the state's forget time, and leaves an absent state absent (result null).
+   */
   private async decideLock(
     key: string,
     index: string,
     member: string,
     now: number,
-    policy: LockoutPolicy,
+    policy: LockoutPolicy | null,
     apply: (s: LockState) => boolean,
-  ): Promise<{ state: LockState; lockedNow: boolean }> {
+  ): Promise<{ state: LockState; lockedNow: boolean } | null> {
     for (let attempt = 1; ; attempt++) {
       const raw = await this.redis.hgetall(key);
+      if (policy === null && Object.keys(raw).length === 0) return null;
       const rev = Number(raw['rev'] ?? 0);
       const state = lockStateOf(raw);
       const lockedNow = apply(state);
-      updateForgetAt(state, now, policy);
+      if (policy !== null) updateForgetAt(state, now, policy);
       const ttl = state.forgetAt >= PERMANENT ? 0 : Math.max(1000, Math.ceil(state.forgetAt - now));
       const saved = await this.run(
         'sipregSaveLock',
@@ -427,21 +424,30 @@ export class RedisStore implements Store {
     return { extensions, addresses: addrs };
   }
 
+  /** A lift is decided by the same rules (liftState) and stored by the same compare-and-set as a failure. */
   async liftExtension(aor: string, now: number): Promise<boolean> {
-    return (await this.run('sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now])) === 1;
+    const key = this.failKey(aor);
+    const r = await this.serialised(key, () =>
+      this.decideLock(key, this.extLocksIdx, aor, now, null, (s) => liftState(s, now)),
+    );
+    return r?.lockedNow ?? false;
   }
 
   async liftAddress(address: string, now: number): Promise<boolean> {
-    return (await this.run('sipregLift', [this.addrKey(address), this.addrLocksIdx], [address, now])) === 1;
+    const key = this.addrKey(address);
+    const r = await this.serialised(key, () =>
+      this.decideLock(key, this.addrLocksIdx, address, now, null, (s) => liftState(s, now)),
+    );
+    return r?.lockedNow ?? false;
   }
 
   async liftAll(now: number): Promise<number> {
     const { aors, addresses } = await this.lockedMembers(now);
-    if (aors.length + addresses.length === 0) return 0;
-    const pipe = this.redis.pipeline();
-    for (const aor of aors) this.queue(pipe, 'sipregLift', [this.failKey(aor), this.extLocksIdx], [aor, now]);
-    for (const a of addresses) this.queue(pipe, 'sipregLift', [this.addrKey(a), this.addrLocksIdx], [a, now]);
-    return (await execAll(pipe)).filter((r) => r === 1).length;
+    const lifted = await Promise.all([
+      ...aors.map((aor) => this.liftExtension(aor, now)),
+      ...addresses.map((a) => this.liftAddress(a, now)),
+    ]);
+    return lifted.filter(Boolean).length;
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'id'>, keep: number): Promise<void> {
@@ -794,13 +800,7 @@ function decodeBindings(h: Record<string, string>, now: number): Binding[] {
 // Lockout state hashes (fields written by the Lua scripts).
 
 function decodeLock(h: Record<string, string>): StoredLock | null {
-  if (Object.keys(h).length === 0) return null;
-  return {
-    failures: Number(h['failures'] ?? 0),
-    lockedUntil: Number(h['lockedUntil'] ?? 0),
-    lockouts: Number(h['lockouts'] ?? 0),
-    lastAddress: h['lastAddress'] ?? null,
-  };
+  return Object.keys(h).length === 0 ? null : lockStateOf(h);
 }
 
 /** A stored lockout hash as the rules' state; absent fields are 0 ("never"). */
@@ -813,9 +813,21 @@ function lockStateOf(h: Record<string, string>): LockState {
     lastLockAt: n('lastLockAt'),
     lastFailAt: n('lastFailAt'),
     windowStart: n('windowStart'),
+    firstFailAt: n('firstFailAt'),
     lastAddress: h['lastAddress'] ?? null,
+    seen: seenOf(h['seen']),
     forgetAt: n('forgetAt'),
   };
+}
+
+function seenOf(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function lockFields(s: LockState): string[] {
@@ -834,13 +846,13 @@ function lockFields(s: LockState): string[] {
     String(s.windowStart),
     'forgetAt',
     String(s.forgetAt),
+    'firstFailAt',
+    String(s.firstFailAt),
+    'seen',
+    JSON.stringify(s.seen),
   ];
   if (s.lastAddress !== null) out.push('lastAddress', s.lastAddress);
   return out;
-}
-
-function lockedView(s: LockState, now: number): { failures: number; lockedUntil: number | null } {
-  return { failures: s.failures, lockedUntil: s.lockedUntil > now ? s.lockedUntil : null };
 }
 
 function decodeKeyRing(h: Record<string, string>): NonceKeyRing {

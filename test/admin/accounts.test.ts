@@ -235,10 +235,22 @@ describe('LockoutService', () => {
         permanent: false,
         lastAddress: '198.51.100.7',
         level: 1,
+        firstFailure: expect.any(String),
+        lastFailure: expect.any(String),
+        sources: ['198.51.100.7'],
       },
     ]);
     expect(list.addresses).toEqual([
-      { address: '198.51.100.7', failures: 5, lockedUntil: expect.any(String), permanent: false, level: 1 },
+      {
+        address: '198.51.100.7',
+        failures: 5,
+        lockedUntil: expect.any(String),
+        permanent: false,
+        level: 1,
+        firstFailure: expect.any(String),
+        lastFailure: expect.any(String),
+        aors: expect.any(Array),
+      },
     ]);
     expect(Date.parse(list.extensions[0]?.lockedUntil as string)).toBeGreaterThan(Date.now());
     await lockouts.liftExtension('6001');

@@ -425,6 +425,9 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
           permanent: false,
           lastAddress: '198.51.100.20',
           level: 1,
+          firstFailure: expect.any(String),
+          lastFailure: expect.any(String),
+          sources: ['198.51.100.20'],
         },
       ]);
       expect(new Date(body.extensions[0]?.lockedUntil as string).toISOString()).toBe(body.extensions[0]?.lockedUntil);
@@ -436,6 +439,9 @@ describe.each(adapters)('admin HTTP API over %s', (_name, makeStore) => {
           lockedUntil: expect.any(String),
           permanent: false,
           level: 1,
+          firstFailure: expect.any(String),
+          lastFailure: expect.any(String),
+          aors: expect.any(Array),
         });
 
       expect((await api('DELETE', '/api/v1/blacklist/extensions/7001')).status).toBe(204);

@@ -485,6 +485,14 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
           lockedUntil: T0 + 2 + 15 * MIN,
           lastAddress: '192.0.2.51',
           lockouts: 1,
+          // From where, since when: what the console's blacklist shows.
+          firstFailureAt: T0,
+          lastFailureAt: T0 + 2,
+          sources: ['192.0.2.51', '192.0.2.50'],
+        });
+        expect((await store.listLockouts(T0 + 3)).extensions[0]).toMatchObject({
+          firstFailureAt: T0,
+          sources: ['192.0.2.51', '192.0.2.50'],
         });
         const snap = await store.loadRegistration(a, '192.0.2.99', T0 + 3);
         expect(snap.extensionLock?.lockedUntil).toBe(T0 + 2 + 15 * MIN);
@@ -563,7 +571,15 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         for (let i = 0; i < 3; i++) expect((await fail(null, addr, t + i)).addressLockedNow).toBe(false);
         const r = await fail(null, addr, t + 3);
         expect(r.addressLockedNow).toBe(true);
-        expect(r.address).toEqual({ address: addr, failures: 4, lockedUntil: t + 3 + 30 * MIN, lockouts: 1 });
+        expect(r.address).toEqual({
+          address: addr,
+          failures: 4,
+          lockedUntil: t + 3 + 30 * MIN,
+          lockouts: 1,
+          firstFailureAt: t,
+          lastFailureAt: t + 3,
+          aors: [],
+        });
         expect(await store.isAddressLocked(addr, t + 4)).toBe(true);
         expect(await store.isAddressLocked('203.0.113.10', t + 4)).toBe(false);
         expect((await store.loadRegistration('x@example.com', addr, t + 4)).addressLock?.lockedUntil).toBe(

@@ -143,7 +143,9 @@ export function blacklistTables(list: LockoutList, details: Map<string, LockoutD
             <th scope="col"><span class="sr">Select</span></th>
             <th scope="col">Extension</th>
             <th scope="col">Failures</th>
-            <th scope="col">Last address</th>
+            <th scope="col">Sources seen</th>
+            <th scope="col">First failure</th>
+            <th scope="col">Last failure</th>
             <th scope="col">Username tried</th>
             <th scope="col">User agent</th>
             <th scope="col">Locked at</th>
@@ -192,6 +194,9 @@ export function blacklistTables(list: LockoutList, details: Map<string, LockoutD
             <th scope="col"><span class="sr">Select</span></th>
             <th scope="col">Address</th>
             <th scope="col">Failures</th>
+            <th scope="col">Extensions tried</th>
+            <th scope="col">First failure</th>
+            <th scope="col">Last failure</th>
             <th scope="col">Username tried</th>
             <th scope="col">User agent</th>
             <th scope="col">Locked at</th>
