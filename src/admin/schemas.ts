@@ -121,7 +121,7 @@ export const accountView = {
     passwordChangedAt: { type: ['string', 'null'], format: 'date-time' },
     staleDevice: {
       type: ['object', 'null'],
-      properties: { address: { type: 'string' }, seenAt: isoTime },
+      properties: { address: { type: 'string' }, seenAt: isoTime, userAgent: { type: ['string', 'null'] } },
       description: 'last device seen answering with the previous password during the grace period',
     },
   },

@@ -19,7 +19,7 @@ export interface AccountJson {
   createdAt: string;
   updatedAt: string;
   passwordChangedAt: string | null;
-  staleDevice: { address: string; seenAt: string } | null;
+  staleDevice: { address: string; seenAt: string; userAgent: string | null } | null;
 }
 
 export function accountJson(a: Account): AccountJson {
@@ -36,7 +36,14 @@ export function accountJson(a: Account): AccountJson {
     createdAt: iso(a.createdAt),
     updatedAt: iso(a.updatedAt),
     passwordChangedAt: a.passwordChangedAt === null ? null : iso(a.passwordChangedAt),
-    staleDevice: a.staleDevice === null ? null : { address: a.staleDevice.address, seenAt: iso(a.staleDevice.seenAt) },
+    staleDevice:
+      a.staleDevice === null
+        ? null
+        : {
+            address: a.staleDevice.address,
+            seenAt: iso(a.staleDevice.seenAt),
+            userAgent: a.staleDevice.userAgent ?? null,
+          },
   };
 }
 

@@ -29,7 +29,11 @@ export interface Account {
   readonly updatedAt: number;
   readonly passwordChangedAt: number | null;
   /** Last REGISTER that answered with the previous password during the grace period (issue 4). */
-  readonly staleDevice: { readonly address: string; readonly seenAt: number } | null;
+  readonly staleDevice: {
+    readonly address: string;
+    readonly seenAt: number;
+    readonly userAgent?: string | null;
+  } | null;
 }
 
 /** HA1 per algorithm, lower-case hex (RFC 7616 3.4.2). The plaintext password is never stored. */

@@ -246,7 +246,7 @@ export class Registrar {
         return reply;
       }
       case 'previous-password':
-        await this.store.recordStaleDevice(aor, peer.address, now);
+        await this.store.recordStaleDevice(aor, peer.address, now, req.userAgent);
         this.logger.warn(
           { event: 'previous-password', aor, source: peer.address },
           'device answered with the password replaced recently; refused',

@@ -142,10 +142,14 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async recordStaleDevice(aor: string, address: string, now: number): Promise<void> {
+  async recordStaleDevice(aor: string, address: string, now: number, userAgent: string | null = null): Promise<void> {
     this.tick(now);
     const e = this.accounts.get(aor);
-    if (e) e.account = frozen({ ...e.account, staleDevice: { address, seenAt: now } });
+    if (e)
+      e.account = frozen({
+        ...e.account,
+        staleDevice: userAgent === null ? { address, seenAt: now } : { address, seenAt: now, userAgent },
+      });
   }
 
   async setCredentialSecret(aor: string, secret: string): Promise<boolean> {

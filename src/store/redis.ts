@@ -221,8 +221,9 @@ export class RedisStore implements Store {
     return reply === 1;
   }
 
-  async recordStaleDevice(aor: string, address: string, now: number): Promise<void> {
-    await this.run('sipregSetIfExists', [this.acct(aor)], ['staleDevice', JSON.stringify({ address, seenAt: now })]);
+  async recordStaleDevice(aor: string, address: string, now: number, userAgent: string | null = null): Promise<void> {
+    const device = JSON.stringify(userAgent === null ? { address, seenAt: now } : { address, seenAt: now, userAgent });
+    await this.run('sipregSetIfExists', [this.acct(aor)], ['staleDevice', device]);
   }
 
   async setCredentialSecret(aor: string, secret: string): Promise<boolean> {
@@ -697,7 +698,11 @@ function decodeRecord(h: Record<string, string>): AccountRecord | null {
     if (!isRecord(stale) || typeof stale['address'] !== 'string' || typeof stale['seenAt'] !== 'number') {
       throw new CorruptRecord('staleDevice');
     }
-    staleDevice = { address: stale['address'], seenAt: stale['seenAt'] };
+    const ua = stale['userAgent'];
+    staleDevice =
+      typeof ua === 'string'
+        ? { address: stale['address'], seenAt: stale['seenAt'], userAgent: ua }
+        : { address: stale['address'], seenAt: stale['seenAt'] };
   }
   const account: Account = {
     aor: str(h, 'aor'),

@@ -88,7 +88,7 @@ export interface Store {
   updateAccount(aor: string, patch: AccountPatch, now: number, clearBindings: boolean): Promise<Account | null>;
   /** Replaces the credentials and removes every binding of the AOR atomically; false when absent. */
   setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean>;
-  recordStaleDevice(aor: string, address: string, now: number): Promise<void>;
+  recordStaleDevice(aor: string, address: string, now: number, userAgent?: string | null): Promise<void>;
   /** Sets the key of the account's short-lived credentials; bindings stay. false when absent. */
   setCredentialSecret(aor: string, secret: string): Promise<boolean>;
   /** Removes the account, its bindings and its lockout; false when absent. */

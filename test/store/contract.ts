@@ -288,10 +288,11 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
 
       it('records a stale device on an existing account only', async () => {
         await store.createAccount(account('alice@example.com'));
-        await store.recordStaleDevice('alice@example.com', '198.51.100.9', T0 + 5);
+        await store.recordStaleDevice('alice@example.com', '198.51.100.9', T0 + 5, 'Yealink SIP-T46U 108.86');
         expect((await store.getAccount('alice@example.com'))?.account.staleDevice).toEqual({
           address: '198.51.100.9',
           seenAt: T0 + 5,
+          userAgent: 'Yealink SIP-T46U 108.86',
         });
         await store.recordStaleDevice('nobody@example.com', '198.51.100.9', T0 + 5);
         expect(await store.getAccount('nobody@example.com')).toBeNull();

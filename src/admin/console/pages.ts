@@ -324,7 +324,14 @@ export function accountsTable(items: readonly AccountJson[], q: string, next: st
             <td>${a.authType === 'ip' ? `IP: ${a.allowedAddresses.join(', ')}` : `digest (${a.authId})`}</td>
             <td>${a.enabled ? 'enabled' : 'disabled'}</td>
             <td>${when(a.passwordChangedAt)}</td>
-            <td>${a.staleDevice === null ? '–' : html`${a.staleDevice.address} at ${when(a.staleDevice.seenAt)}`}</td>
+            <td>
+              ${
+                a.staleDevice === null
+                  ? '–'
+                  : html`${a.staleDevice.address} (${a.staleDevice.userAgent ?? 'no user agent'}) at
+                    ${when(a.staleDevice.seenAt)}`
+              }
+            </td>
             <td class="actions">
               ${
                 a.authType === 'digest'
