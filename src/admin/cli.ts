@@ -241,7 +241,8 @@ function showAccount(a: AccountJson): string {
     ['password changed', a.passwordChangedAt ?? '-'],
   ];
   if (a.staleDevice !== null) {
-    rows.push(['stale device', `${a.staleDevice.address} (old password, seen ${a.staleDevice.seenAt})`]);
+    const ua = a.staleDevice.userAgent ? `, ${a.staleDevice.userAgent}` : '';
+    rows.push(['stale device', `${a.staleDevice.address}${ua} (old password, seen ${a.staleDevice.seenAt})`]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${(k + ':').padEnd(width + 1)} ${v}`).join('\n');
