@@ -1,9 +1,33 @@
 /**
- * Connection caps shared by the stream transports (TCP, TLS, WS, WSS): open connections overall and per source
- * address, counted from the raw TCP accept, before any TLS or HTTP work is spent on a connection.
+ * What the stream transports (TCP, TLS, WS, WSS) share: connection caps (open connections overall and per source
+ * address, counted from the raw TCP accept, before any TLS or HTTP work is spent on a connection) and listening.
  */
 import type net from 'node:net';
-import { plainAddress } from './types.js';
+import { plainAddress, type BoundListener, type TransportName } from './types.js';
+
+/**
+ * Listens and reports the bound address. ownSocket: a listening socket of this worker's own (SO_REUSEPORT), so the
+ * worker accepts its connections itself instead of the cluster primary.
+ */
+export function listen(
+  server: net.Server,
+  transport: TransportName,
+  host: string,
+  port: number,
+  ownSocket: boolean,
+): Promise<BoundListener> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(
+      { host, port, ipv6Only: false, backlog: 1024, exclusive: ownSocket, ...(ownSocket ? { reusePort: true } : {}) },
+      () => {
+        server.off('error', reject);
+        const addr = server.address() as net.AddressInfo;
+        resolve({ transport, address: plainAddress(addr.address), port: addr.port });
+      },
+    );
+  });
+}
 
 export type CapRefusal = 'total' | 'address';
 

@@ -5,7 +5,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConnectionCaps } from './caps.js';
+import { ConnectionCaps, listen } from './caps.js';
 import { StreamFramer, type FramerLimits } from './framer.js';
 import {
   plainAddress,
@@ -83,19 +83,7 @@ export class StreamTransport implements ConnectionTransport {
       server.on('connection', (socket: net.Socket) => transport.attach(socket));
     }
     server.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // ownSocket: a listening socket of this worker's own (SO_REUSEPORT), accepted here, not in the primary.
-      server.listen(
-        { host, port, ipv6Only: false, backlog: 1024, exclusive: ownSocket, ...(ownSocket ? { reusePort: true } : {}) },
-        () => {
-          server.off('error', reject);
-          resolve();
-        },
-      );
-    });
-    const addr = server.address() as net.AddressInfo;
-    transport.listener = { transport: kind, address: plainAddress(addr.address), port: addr.port };
+    transport.listener = await listen(server, kind, host, port, ownSocket);
     return transport;
   }
 

@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionCaps } from './caps.js';
+import { ConnectionCaps, listen } from './caps.js';
 import {
   plainAddress,
   type BoundListener,
@@ -108,19 +108,7 @@ export class WsTransport implements ConnectionTransport {
     server.on('tlsClientError', (_err: Error, socket: net.Socket) => socket.destroy());
     server.on('clientError', (_err: Error, socket: net.Socket) => socket.destroy());
     server.on('error', () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // ownSocket: a listening socket of this worker's own (SO_REUSEPORT), accepted here, not in the primary.
-      server.listen(
-        { host, port, ipv6Only: false, backlog: 1024, exclusive: ownSocket, ...(ownSocket ? { reusePort: true } : {}) },
-        () => {
-          server.off('error', reject);
-          resolve();
-        },
-      );
-    });
-    const addr = server.address() as net.AddressInfo;
-    t.listener = { transport: kind, address: plainAddress(addr.address), port: addr.port };
+    t.listener = await listen(server, kind, host, port, ownSocket);
     return t;
   }
 

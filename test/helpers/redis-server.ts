@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -82,6 +83,64 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** A redis-server process (or sentinel) that can be started, stopped gracefully and killed, again and again. */
+function managed(
+  bin: string,
+  args: string[],
+  port: number,
+): { launch(): Promise<void>; kill(signal: NodeJS.Signals): Promise<void> } {
+  let child: ChildProcess | null = null;
+  return {
+    async launch() {
+      const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      child = c;
+      await waitForPing(port, c, () => out);
+    },
+    async kill(signal) {
+      const c = child;
+      if (!c) return;
+      child = null;
+      const exited = waitExit(c);
+      c.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Resolves once the master has a replica in sync (so WAIT can count it), or after 10 s. */
+export async function replicaInSync(master: RedisServerHandle): Promise<void> {
+  const m = new Redis(master.url);
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!/slave0:.*state=online/.test(await m.info('replication')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    m.disconnect();
+  }
+}
+
+/** The handle of a managed process on `port`; `cleanup` runs after a stop. */
+function handleOf(port: number, p: ReturnType<typeof managed>, cleanup: () => void): RedisServerHandle {
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      await p.kill('SIGTERM');
+      cleanup();
+    },
+    async kill9() {
+      await p.kill('SIGKILL');
+    },
+    async restart() {
+      await p.kill('SIGTERM');
+      await p.launch();
+    },
+  };
+}
+
 export interface RedisServerOptions {
   appendonly?: boolean;
   /** AOF fsync policy (with appendonly): `always` fsyncs before every reply; Redis's default is `everysec`. */
@@ -97,58 +156,25 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipreg-redis-'));
   const port = await freePort();
-  let child: ChildProcess | null = null;
-
-  const launch = async (): Promise<void> => {
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      opts.appendonly ? 'yes' : 'no',
-      '--dir',
-      dir,
-      '--protected-mode',
-      'no',
-      ...(opts.appendfsync ? ['--appendfsync', opts.appendfsync] : []),
-      ...(opts.replicaOf !== undefined ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : []),
-    ];
-    const c = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    child = c;
-    await waitForPing(port, c, () => out);
-  };
-
-  const kill = async (signal: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (!c) return;
-    child = null;
-    const exited = waitExit(c);
-    c.kill(signal);
-    await exited;
-  };
-
-  await launch();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await kill('SIGTERM');
-      if (ownDir) rmSync(dir, { recursive: true, force: true });
-    },
-    async kill9() {
-      await kill('SIGKILL');
-    },
-    async restart() {
-      await kill('SIGTERM');
-      await launch();
-    },
-  };
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    opts.appendonly ? 'yes' : 'no',
+    '--dir',
+    dir,
+    '--protected-mode',
+    'no',
+    ...(opts.appendfsync ? ['--appendfsync', opts.appendfsync] : []),
+    ...(opts.replicaOf !== undefined ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : []),
+  ];
+  const p = managed(bin, args, port);
+  await p.launch();
+  return handleOf(port, p, () => ownDir && rmSync(dir, { recursive: true, force: true }));
 }
 
 /**
@@ -175,37 +201,7 @@ export async function startSentinel(masterPort: number, name: string, quorum = 2
       '',
     ].join('\n'),
   );
-  let child: ChildProcess | null = null;
-  const launch = async (): Promise<void> => {
-    const c = spawn(bin, [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    child = c;
-    await waitForPing(port, c, () => out);
-  };
-  const kill = async (signal: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (!c) return;
-    child = null;
-    const exited = waitExit(c);
-    c.kill(signal);
-    await exited;
-  };
-  await launch();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      await kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-    async kill9() {
-      await kill('SIGKILL');
-    },
-    async restart() {
-      await kill('SIGTERM');
-      await launch();
-    },
-  };
+  const p = managed(bin, [conf, '--sentinel'], port);
+  await p.launch();
+  return handleOf(port, p, () => rmSync(dir, { recursive: true, force: true }));
 }

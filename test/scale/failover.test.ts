@@ -4,26 +4,14 @@
  * sentinels; once the old master is back as a replica, WAIT succeeds again and sipreg serves. Until then every REGISTER
  * gets 503 (never a 200 that a second failure could lose). The run prints the gap and the 503s it saw.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
+import { replicaInSync, startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
 import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
 const PASSWORD = 'failover-secret-pw-1';
-
-async function inSync(master: RedisServerHandle): Promise<void> {
-  const m = new Redis(master.url);
-  try {
-    const deadline = Date.now() + 10_000;
-    while (!/slave0:.*state=online/.test(await m.info('replication')) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-  } finally {
-    m.disconnect();
-  }
-}
 
 describe('failover with REDIS_WAIT_REPLICAS=1', () => {
   let master: RedisServerHandle;
@@ -33,7 +21,7 @@ describe('failover with REDIS_WAIT_REPLICAS=1', () => {
   beforeAll(async () => {
     master = await startRedisServer();
     replica = await startRedisServer({ replicaOf: master.port });
-    await inSync(master);
+    await replicaInSync(master);
     for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, 'sipreg', 2));
   }, 30_000);
   afterAll(async () => {

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
+import { replicaInSync, startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
 import { ADMIN_TOKEN, createAccounts, killAll, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
@@ -129,15 +129,7 @@ describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', (
   beforeAll(async () => {
     master = await startRedisServer();
     replica = await startRedisServer({ replicaOf: master.port });
-    // The replica must be in sync before WAIT can count it.
-    const m = new Redis(master.url);
-    try {
-      const deadline = Date.now() + 10_000;
-      while (!/slave0:.*state=online/.test(await m.info('replication')) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-    } finally {
-      m.disconnect();
-    }
+    await replicaInSync(master); // before WAIT can count it
     for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, 'sipreg', 2));
   }, 30_000);
   afterAll(async () => {
