@@ -84,10 +84,17 @@ function httpDate(now: number): string {
   return dateText;
 }
 
-/** Entries are validated on write; one that does not parse here simply matches nothing. */
+/** An account's allowed networks, parsed once per record read (entries are validated on write; one that does not
+ * parse here simply matches nothing). */
+const allowedNetworks = new WeakMap<readonly string[], Network[]>();
+
 function fromAllowedAddress(account: AccountRecord['account'], address: string): boolean {
-  const allowed = account.allowedAddresses.map((a) => parseNetwork(a)).filter((n): n is Network => n !== null);
-  return inNetworks(address, allowed);
+  let networks = allowedNetworks.get(account.allowedAddresses);
+  if (networks === undefined) {
+    networks = account.allowedAddresses.map((a) => parseNetwork(a)).filter((n): n is Network => n !== null);
+    allowedNetworks.set(account.allowedAddresses, networks);
+  }
+  return inNetworks(address, networks);
 }
 
 export class Registrar {
