@@ -2,56 +2,33 @@
  * CSV (RFC 4180) and JSONL account files for `sipreg accounts import`, turned into the NDJSON the API takes.
  * Pure: text in, records out, with the source line of each record so errors point into the operator's file.
  */
+import { parse } from 'csv-parse/sync';
 
 export class ImportFileError extends Error {}
 
-/** RFC 4180 records: quoted fields may hold commas, quotes ("") and line breaks. Each record keeps its first line number. */
+/**
+ * RFC 4180 records (csv-parse): quoted fields may hold commas, quotes ("") and line breaks; CRLF, LF and CR all end
+ * a record; a BOM and blank lines are skipped. Each record keeps its first line number.
+ */
 export function parseCsv(text: string): Array<{ line: number; fields: string[] }> {
-  const records: Array<{ line: number; fields: string[] }> = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let recordLine = 1;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const endRecord = (): void => {
-    fields.push(field);
-    // A blank line is not a record.
-    if (!(fields.length === 1 && fields[0] === '')) records.push({ line: recordLine, fields });
-    fields = [];
-    field = '';
-  };
-  for (; i < text.length; i++) {
-    const c = text[i] as string;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (c === '\n') line++;
-        field += c;
-      }
-    } else if (c === '"' && field === '') {
-      quoted = true;
-    } else if (c === ',') {
-      fields.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else {
-      field += c;
-    }
+  let rows: Array<{ record: string[]; info: { lines: number } }>;
+  try {
+    rows = parse(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      info: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
+  } catch (e) {
+    const line = (e as { lines?: number }).lines;
+    const what =
+      (e as { code?: string }).code === 'CSV_QUOTE_NOT_CLOSED' ? 'unterminated quoted field' : (e as Error).message;
+    throw new ImportFileError(line === undefined ? what : `line ${line}: ${what}`);
   }
-  if (quoted) throw new ImportFileError(`line ${recordLine}: unterminated quoted field`);
-  if (field !== '' || fields.length > 0) endRecord();
-  return records;
+  // csv-parse reports the line a record ends on; the operator wants the one it starts on.
+  const breaks = (fields: string[]): number => fields.reduce((n, f) => n + (f.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
+  return rows.map(({ record, info }) => ({ line: info.lines - breaks(record), fields: record }));
 }
 
 const COLUMNS: Record<string, string> = {
