@@ -16,8 +16,10 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY config ./config
+# The console's static script and style are served from the source tree (src/admin/console/routes.ts).
+COPY --from=build /app/src/admin/console/static ./src/admin/console/static
 USER node
-EXPOSE 5060/udp 5060/tcp 5061/tcp 8080
+EXPOSE 5060/udp 5060/tcp 5061/tcp 5066/tcp 7443/tcp 8080
 # The admin API binds 127.0.0.1 by default; in a container set ADMIN_HOST=0.0.0.0 (and ADMIN_TOKEN) to reach it.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.ADMIN_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
