@@ -181,6 +181,8 @@ export class Dispatcher {
       if (o.removed > 0) this.metrics.registrationsBy('removed', '').inc(o.removed);
     } else if (o.kind === 'challenged') {
       this.metrics.registrationsBy('challenged', '').inc();
+      // A wrong answer on a nonce we could not accept is challenged again, and still a failed authentication.
+      if (o.authFailure !== undefined) this.metrics.authFailures.inc({ reason: o.authFailure });
     } else {
       this.metrics.registrationsBy('rejected', o.reason).inc();
       if (o.authFailure !== undefined) this.metrics.authFailures.inc({ reason: o.authFailure });

@@ -122,6 +122,16 @@ describe('GET /metrics', () => {
     expect(value(after, 'sipreg_auth_failures_total') - value(before, 'sipreg_auth_failures_total')).toBe(1);
   });
 
+  it('counts a wrong answer on a foreign nonce: re-challenged, and still a failed authentication', async () => {
+    const before = await scrape(t.adminUrl);
+    const p = await phone();
+    const challenge = p.challengesOf(await p.send())[0]!;
+    const foreign = { ...challenge, nonce: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
+    expect((await p.answerWith(foreign, {}, 'wrong-password-zz-3')).status).toBe(401);
+    const after = await scrape(t.adminUrl);
+    expect(value(after, 'sipreg_auth_failures_total') - value(before, 'sipreg_auth_failures_total')).toBe(1);
+  });
+
   it('shows open TCP connections in sipreg_open_connections', async () => {
     const a = await StreamClient.connect(t.tcpPort);
     const b = await StreamClient.connect(t.tcpPort);
