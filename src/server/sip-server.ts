@@ -13,6 +13,7 @@ import { StreamTransport, type StreamLimits } from '../transport/stream.js';
 import type { BoundListener, ConnectionTransport, Peer, TransportName } from '../transport/types.js';
 import { UdpTransport } from '../transport/udp.js';
 import { WsTransport, type WsLimits } from '../transport/ws.js';
+import type { ConnectionLimits } from '../transport/caps.js';
 import { Dispatcher, type RegisterHandler } from './dispatcher.js';
 import { RateLimiter } from './rate-limit.js';
 
@@ -71,11 +72,14 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
   );
   const onMessage = (data: Buffer, peer: Peer): void => dispatcher.handle(data, peer);
 
-  const streamLimits: StreamLimits = {
+  const connectionLimits: ConnectionLimits = {
     maxMessageBytes: limits.maxMessageBytes,
     maxBufferedBytes: limits.maxBufferedBytes,
     maxConnections: limits.maxConnections,
     maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+  };
+  const streamLimits: StreamLimits = {
+    ...connectionLimits,
     idleTimeoutMs: limits.idleTimeoutSec * 1000,
     tlsHandshakeTimeoutMs: limits.tlsHandshakeTimeoutSec * 1000,
     messageTimeoutMs: limits.messageTimeoutSec * 1000,
@@ -94,10 +98,7 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
     listeners.push(s.listener);
   };
   const wsLimits: WsLimits = {
-    maxMessageBytes: limits.maxMessageBytes,
-    maxBufferedBytes: limits.maxBufferedBytes,
-    maxConnections: limits.maxConnections,
-    maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+    ...connectionLimits,
     handshakeTimeoutMs: limits.tlsHandshakeTimeoutSec * 1000,
     pingIntervalMs: config.sip.ws.pingIntervalSec * 1000,
     allowedOrigins: config.sip.ws.allowedOrigins,

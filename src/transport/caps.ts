@@ -5,6 +5,43 @@
 import type net from 'node:net';
 import { plainAddress, type BoundListener, type TransportName } from './types.js';
 
+/** The limits every connection-oriented transport enforces. */
+export interface ConnectionLimits {
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+}
+
+/**
+ * What TCP, TLS, WS and WSS have in common: the caps, counted from the raw accept, and the events the server
+ * listens to (see ConnectionTransport in ./types.ts). The subclasses add framing, timeouts and sending.
+ */
+export abstract class CappedTransport {
+  listener!: BoundListener;
+  /** Called with the number of open connections whenever it changes (for a gauge). */
+  onConnectionCount: (transport: TransportName, open: number) => void = () => {};
+  /** A connection refused: by a cap ('total', 'address'), or a handshake refused ('subprotocol', 'origin'). */
+  onRefused: (transport: TransportName, reason: string) => void = () => {};
+  /** A connection closed because its peer left too many responses unread. */
+  onSlowReader: (transport: TransportName, address: string) => void = () => {};
+  /** A connection that carried messages closed (its flows end, RFC 5626). */
+  onClosed: (connectionId: number) => void = () => {};
+  protected readonly caps: ConnectionCaps;
+
+  protected constructor(
+    protected readonly kind: TransportName,
+    limits: ConnectionLimits,
+  ) {
+    this.caps = new ConnectionCaps(
+      limits.maxConnections,
+      limits.maxConnectionsPerAddress,
+      (open) => this.onConnectionCount(this.kind, open),
+      (cap) => this.onRefused(this.kind, cap),
+    );
+  }
+}
+
 /**
  * Listens and reports the bound address. ownSocket: a listening socket of this worker's own (SO_REUSEPORT), so the
  * worker accepts its connections itself instead of the cluster primary.

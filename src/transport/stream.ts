@@ -5,19 +5,11 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConnectionCaps, listen } from './caps.js';
+import { CappedTransport, listen, type ConnectionLimits } from './caps.js';
 import { StreamFramer, type FramerLimits } from './framer.js';
-import {
-  plainAddress,
-  type BoundListener,
-  type ConnectionTransport,
-  type MessageHandler,
-  type TransportName,
-} from './types.js';
+import { plainAddress, type ConnectionTransport, type MessageHandler } from './types.js';
 
-export interface StreamLimits extends FramerLimits {
-  maxConnections: number;
-  maxConnectionsPerAddress: number;
+export interface StreamLimits extends FramerLimits, ConnectionLimits {
   idleTimeoutMs: number;
   tlsHandshakeTimeoutMs: number;
   /** A message must arrive whole within this from its first byte (slowloris: each byte would reset an idle timer). */
@@ -32,32 +24,15 @@ export interface TlsFiles {
 const CRLF = Buffer.from('\r\n');
 let nextConnectionId = 1;
 
-export class StreamTransport implements ConnectionTransport {
+export class StreamTransport extends CappedTransport implements ConnectionTransport {
   private readonly connections = new Map<number, net.Socket>();
-  /** Sockets accepted but not yet usable (TLS handshake under way) count against the caps too. */
-  private readonly caps: ConnectionCaps;
-  listener!: BoundListener;
-  /** Called with the number of open connections whenever it changes (for a gauge). */
-  onConnectionCount: (transport: TransportName, open: number) => void = () => {};
-  /** Connections refused by a cap, for a counter. */
-  onRefused: (transport: TransportName, reason: string) => void = () => {};
-  /** A connection that carried messages closed (its flows end, RFC 5626). */
-  onClosed: (connectionId: number) => void = () => {};
-  /** A connection closed because its peer left too many responses unread. */
-  onSlowReader: (transport: TransportName, address: string) => void = () => {};
-
   private constructor(
     private readonly server: net.Server,
-    private readonly kind: 'tcp' | 'tls',
+    kind: 'tcp' | 'tls',
     private readonly limits: StreamLimits,
     private readonly onMessage: MessageHandler,
   ) {
-    this.caps = new ConnectionCaps(
-      limits.maxConnections,
-      limits.maxConnectionsPerAddress,
-      (open) => this.onConnectionCount(this.kind, open),
-      (cap) => this.onRefused(this.kind, cap),
-    );
+    super(kind, limits);
   }
 
   static async listen(

@@ -14,21 +14,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionCaps, listen } from './caps.js';
-import {
-  plainAddress,
-  type BoundListener,
-  type ConnectionTransport,
-  type MessageHandler,
-  type TransportName,
-  type Peer,
-} from './types.js';
+import { CappedTransport, listen, type ConnectionLimits } from './caps.js';
+import { plainAddress, type ConnectionTransport, type MessageHandler, type Peer } from './types.js';
 
-export interface WsLimits {
-  maxMessageBytes: number;
-  maxBufferedBytes: number;
-  maxConnections: number;
-  maxConnectionsPerAddress: number;
+export interface WsLimits extends ConnectionLimits {
   /** TLS handshake plus HTTP upgrade. */
   handshakeTimeoutMs: number;
   /** Pings go out this often; a connection that has not answered the previous one is closed. */
@@ -47,29 +36,18 @@ interface Flow {
   alive: boolean;
 }
 
-export class WsTransport implements ConnectionTransport {
+export class WsTransport extends CappedTransport implements ConnectionTransport {
   private readonly flows = new Map<number, Flow>();
-  private readonly caps: ConnectionCaps;
   private readonly wss: WebSocketServer;
   private readonly pinger: NodeJS.Timeout;
-  listener!: BoundListener;
-  onConnectionCount: (transport: TransportName, open: number) => void = () => {};
-  onRefused: (transport: TransportName, reason: string) => void = () => {};
-  onSlowReader: (transport: TransportName, address: string) => void = () => {};
-  onClosed: (connectionId: number) => void = () => {};
 
   private constructor(
     private readonly server: http.Server,
-    private readonly kind: 'ws' | 'wss',
+    kind: 'ws' | 'wss',
     private readonly limits: WsLimits,
     private readonly onMessage: MessageHandler,
   ) {
-    this.caps = new ConnectionCaps(
-      limits.maxConnections,
-      limits.maxConnectionsPerAddress,
-      (open) => this.onConnectionCount(this.kind, open),
-      (cap) => this.onRefused(this.kind, cap),
-    );
+    super(kind, limits);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxMessageBytes,

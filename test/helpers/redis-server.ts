@@ -110,6 +110,35 @@ function managed(
   };
 }
 
+export interface SentinelSetup {
+  master: RedisServerHandle;
+  replica: RedisServerHandle;
+  sentinels: RedisServerHandle[];
+  /** `host:port,host:port,...` of the sentinels, as REDIS_SENTINELS takes it. */
+  sentinelList: string;
+  stop(): Promise<void>;
+}
+
+/** A master, a replica in sync with it, and three sentinels (quorum 2) watching it under `name`. */
+export async function startSentinelSetup(name: string): Promise<SentinelSetup> {
+  const master = await startRedisServer();
+  const replica = await startRedisServer({ replicaOf: master.port });
+  await replicaInSync(master); // before WAIT can count it
+  const sentinels: RedisServerHandle[] = [];
+  for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, name, 2));
+  return {
+    master,
+    replica,
+    sentinels,
+    sentinelList: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+    async stop() {
+      for (const s of sentinels) await s.stop();
+      await replica.stop();
+      await master.stop();
+    },
+  };
+}
+
 /** Resolves once the master has a replica in sync (so WAIT can count it), or after 10 s. */
 export async function replicaInSync(master: RedisServerHandle): Promise<void> {
   const m = new Redis(master.url);

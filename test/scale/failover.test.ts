@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { replicaInSync, startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
+import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-server.js';
 import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
@@ -14,27 +14,21 @@ import { UdpChannel } from '../reliability/udp-channel.js';
 const PASSWORD = 'failover-secret-pw-1';
 
 describe('failover with REDIS_WAIT_REPLICAS=1', () => {
-  let master: RedisServerHandle;
-  let replica: RedisServerHandle;
-  const sentinels: RedisServerHandle[] = [];
+  let setup: SentinelSetup;
 
   beforeAll(async () => {
-    master = await startRedisServer();
-    replica = await startRedisServer({ replicaOf: master.port });
-    await replicaInSync(master);
-    for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, 'sipreg', 2));
+    setup = await startSentinelSetup('sipreg');
   }, 30_000);
   afterAll(async () => {
     killAll();
-    for (const s of sentinels) await s.stop();
-    await replica?.stop();
-    await master?.stop();
+    await setup?.stop();
   });
 
   it('a master killed during registrations loses no acknowledged binding', async () => {
+    const { master, sentinels } = setup;
     const sentinelList = sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
     const server = await spawnServer({
-      REDIS_SENTINELS: sentinelList.map((s) => `${s.host}:${s.port}`).join(','),
+      REDIS_SENTINELS: setup.sentinelList,
       REDIS_SENTINEL_NAME: 'sipreg',
       REDIS_WAIT_REPLICAS: '1',
       NONCE_SECRET: undefined,

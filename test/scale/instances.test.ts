@@ -6,7 +6,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { replicaInSync, startRedisServer, startSentinel, type RedisServerHandle } from '../helpers/redis-server.js';
+import {
+  startRedisServer,
+  startSentinelSetup,
+  type RedisServerHandle,
+  type SentinelSetup,
+} from '../helpers/redis-server.js';
 import { ADMIN_TOKEN, createAccounts, killAll, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
@@ -122,32 +127,25 @@ describe('two instances on one Redis', () => {
 });
 
 describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', () => {
-  let master: RedisServerHandle;
-  let replica: RedisServerHandle;
-  const sentinels: RedisServerHandle[] = [];
+  let setup: SentinelSetup;
 
   beforeAll(async () => {
-    master = await startRedisServer();
-    replica = await startRedisServer({ replicaOf: master.port });
-    await replicaInSync(master); // before WAIT can count it
-    for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(master.port, 'sipreg', 2));
+    setup = await startSentinelSetup('sipreg');
   }, 30_000);
   afterAll(async () => {
     killAll();
-    for (const s of sentinels) await s.stop();
-    await replica?.stop();
-    await master?.stop();
+    await setup?.stop();
   });
 
   twoInstances(() => ({
-    REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
+    REDIS_SENTINELS: setup.sentinelList,
     REDIS_SENTINEL_NAME: 'sipreg',
     REDIS_WAIT_REPLICAS: '1',
     NONCE_SECRET: undefined,
   }));
 
   it('the replica has the registrations (WAIT 1)', async () => {
-    const r = new Redis(replica.url);
+    const r = new Redis(setup.replica.url);
     try {
       const keys = await r.keys('sipreg:{so*}:b');
       expect(keys.length).toBeGreaterThan(0);
