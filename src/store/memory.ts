@@ -243,6 +243,8 @@ export class MemoryStore implements Store {
       const s = this.extensionLocks.get(f.aor) ?? emptyLockState();
       this.extensionLocks.set(f.aor, s);
       extensionLockedNow = applyExtensionFailure(s, f.now, f.address, f.policy);
+      // A lock that starts moves the AOR's version: a registration decided from a cached read fails its commit.
+      if (extensionLockedNow) this.bump(f.aor);
       updateForgetAt(s, f.now, f.policy);
       extension = extensionView(f.aor, s, f.now);
     }

@@ -166,16 +166,19 @@ return 'ok'
   ),
 
   /**
-   * KEYS: state, index. ARGV: member, expected revision, lockedUntil, now, pexpireMs (0: persist), then field/value
-   * pairs. -> 1 written (revision + 1, index and TTL in step), 0 when the revision moved on (decide again).
+   * KEYS: state, index, version (the AOR's, for an extension). ARGV: member, expected revision, lockedUntil, now,
+   * pexpireMs (0: persist), bumpVersion (1/0), then field/value pairs. -> 1 written (revision + 1, index and TTL in
+   * step), 0 when the revision moved on (decide again). A lock that starts bumps the AOR's version, so a
+   * registration any instance decided from what it had cached fails its commit and is decided again.
    */
   sipregSaveLock: script(
-    2,
+    3,
     `
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if rev ~= tonumber(ARGV[2]) then return 0 end
+if ARGV[6] == '1' then redis.call('INCR', KEYS[3]) end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'rev', fmt(rev + 1), unpack(fields))
 if tonumber(ARGV[5]) == 0 then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 if tonumber(ARGV[3]) > tonumber(ARGV[4]) then

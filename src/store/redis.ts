@@ -332,8 +332,14 @@ export class RedisStore implements Store {
       f.aor === null
         ? null
         : this.serialised(this.failKey(f.aor), () =>
-            this.decideLock(this.failKey(f.aor as string), this.extLocksIdx, f.aor as string, now, policy, (s) =>
-              applyExtensionFailure(s, now, f.address, policy),
+            this.decideLock(
+              this.failKey(f.aor as string),
+              this.extLocksIdx,
+              f.aor as string,
+              now,
+              policy,
+              (s) => applyExtensionFailure(s, now, f.address, policy),
+              this.vKey(f.aor as string),
             ),
           ),
       !f.countAddress
@@ -363,6 +369,8 @@ export class RedisStore implements Store {
     now: number,
     policy: LockoutPolicy | null,
     apply: (s: LockState) => boolean,
+    /** The AOR's version key: bumped when a lock starts (extensions only). */
+    versionKey: string | null = null,
   ): Promise<{ state: LockState; lockedNow: boolean } | null> {
     for (let attempt = 1; ; attempt++) {
       const raw = await this.redis.hgetall(key);
@@ -372,10 +380,11 @@ export class RedisStore implements Store {
       const lockedNow = apply(state);
       if (policy !== null) updateForgetAt(state, now, policy);
       const ttl = state.forgetAt >= PERMANENT ? 0 : Math.max(1000, Math.ceil(state.forgetAt - now));
+      const bump = versionKey !== null && lockedNow ? '1' : '0';
       const saved = await this.run(
         'sipregSaveLock',
-        [key, index],
-        [member, rev, state.lockedUntil, now, ttl, ...lockFields(state)],
+        [key, index, versionKey ?? key], // without a version key the flag is 0 and the third key unused
+        [member, rev, state.lockedUntil, now, ttl, bump, ...lockFields(state)],
       );
       if (saved === 1) return { state, lockedNow };
       if (attempt >= LOCK_ATTEMPTS) throw new Error(`lockout state of ${member} kept changing under us`);
