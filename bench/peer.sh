@@ -5,7 +5,7 @@
 # their ratio. Everything on 127.0.0.1; every sipp run is bounded in count and time (../shared/peer-bench/run.sh).
 #
 # usage: bench/peer.sh [-r "2000 4000"] [-n REPS] [-d SECONDS] [-s auth|refresh] [-t u1|t1] [-c KAM_CHILDREN]
-#                      [-k redis-loc|redis|file] [-N]
+#                      [-k redis-loc|redis|file] [-w SIPREG_WORKERS] [-N]
 #   -r RATES      sipp calls per second, one step per rate (default "1000 2000")
 #   -n REPS       runs per rate and target, alternating which target goes first (default 2)
 #   -d SECONDS    duration of each run (default 10)
@@ -14,6 +14,7 @@
 #   -t TRANSPORT  u1 = UDP (default), t1 = one TCP connection
 #   -c CHILDREN   Kamailio worker processes (default 2, the best Redis-backed setting on this 2-vCPU box)
 #   -k VARIANT    Kamailio variant (default redis-loc: HGET creds + SET binding in Redis per registration)
+#   -w WORKERS    sipreg SIP worker processes (default 1)
 #   -N            do not apt-get install missing tools (fail instead)
 # Installs kamailio, kamailio-redis-modules, sip-tester, redis-server with apt-get when missing (unless -N).
 # Results: a Markdown table on stdout and in bench/results/<stamp>-peer-<scenario>-<transport>.md (+ .json).
@@ -21,12 +22,12 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 PEER_SRC="$(cd "$ROOT/../shared/peer-bench" 2>/dev/null && pwd)" || { echo "peer.sh: ../shared/peer-bench not found" >&2; exit 2; }
-RATES="1000 2000" REPS=2 DUR=10 SCEN=auth TRANSPORT=u1 KAM_CHILDREN=2 KAM_VARIANT=redis-loc INSTALL=1
-while getopts "r:n:d:s:t:c:k:Nh" o; do
+RATES="1000 2000" REPS=2 DUR=10 SCEN=auth TRANSPORT=u1 KAM_CHILDREN=2 KAM_VARIANT=redis-loc INSTALL=1 WORKERS=1
+while getopts "r:n:d:s:t:c:k:w:Nh" o; do
   case "$o" in
     r) RATES=$OPTARG ;; n) REPS=$OPTARG ;; d) DUR=$OPTARG ;; s) SCEN=$OPTARG ;; t) TRANSPORT=$OPTARG ;;
-    c) KAM_CHILDREN=$OPTARG ;; k) KAM_VARIANT=$OPTARG ;; N) INSTALL=0 ;;
-    h|*) sed -n '2,21p' "$0"; exit 2 ;;
+    c) KAM_CHILDREN=$OPTARG ;; k) KAM_VARIANT=$OPTARG ;; w) WORKERS=$OPTARG ;; N) INSTALL=0 ;;
+    h|*) sed -n '2,22p' "$0"; exit 2 ;;
   esac
 done
 case "$SCEN" in auth|refresh) ;; *) echo "peer.sh: -s auth|refresh" >&2; exit 2 ;; esac
@@ -78,8 +79,8 @@ echo "== starting Kamailio ($KAM_VARIANT, $KAM_CHILDREN children) on 127.0.0.1:$
   "REDIS_SRV=\"name=bench;addr=127.0.0.1;port=$KAM_REDIS_PORT;db=0\"" >/dev/null
 KAM_PIDS="$(cat /tmp/bench-peer/kamailio-$KAM_PORT.pid),$(cat /tmp/bench-peer/redis-$KAM_REDIS_PORT.pid)"
 
-echo "== starting sipreg (Redis store, MD5 challenges for sipp) and loading 10,000 accounts"
-node "$HERE/serve.mjs" --info "$WORK/sipreg.env" --accounts 10000 --algorithms MD5 --max-seconds 3600 \
+echo "== starting sipreg ($WORKERS worker(s), Redis store, MD5 challenges for sipp) and loading 10,000 accounts"
+node "$HERE/serve.mjs" --info "$WORK/sipreg.env" --accounts 10000 --algorithms MD5 --workers "$WORKERS" --max-seconds 3600 \
   >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 1 600); do [[ -s "$WORK/sipreg.env" ]] && break; kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.2; done

@@ -5,7 +5,7 @@
  * until SIGTERM/SIGINT or --max-seconds (a bound: it never outlives a forgotten run), then stops what it started.
  *
  * usage: node bench/serve.mjs --info FILE [--store redis|memory] [--accounts 10000] [--algorithms MD5]
- *          [--tls] [--max-seconds 1800]
+ *          [--tls] [--workers N] [--max-seconds 1800]
  * FILE: SIPREG_PID= REDIS_PID= PIDS=sipreg,redis UDP_PORT= TCP_PORT= TLS_PORT= ADMIN_PORT= LOG=
  */
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ async function main() {
       accounts: { type: 'string', default: '10000' },
       algorithms: { type: 'string', default: 'MD5' },
       tls: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
       'max-seconds': { type: 'string', default: '1800' },
     },
   });
@@ -47,6 +48,7 @@ async function main() {
       redisUrl: redis?.url ?? null,
       tls: values.tls,
       algorithms: values.algorithms.split(','),
+      env: { SIP_WORKERS: values.workers },
     });
     stops.unshift(server.stop);
     const imp = await importAccounts({

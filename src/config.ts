@@ -76,7 +76,7 @@ export interface Config {
   /** Redis through Sentinel (instead of redisUrl): `host:port` of each sentinel, and the master's name. */
   redisSentinels: string[];
   redisSentinelName: string | null;
-  /** Redis Cluster seed nodes: refused at start for now (docs/scale-out.md says why). */
+  /** Redis Cluster seed nodes (instead of redisUrl): `host:port` of some of its nodes; ioredis finds the rest. */
   redisClusterNodes: string[];
   /** Replicas that must have a registration (Redis WAIT) before its 200; 0: do not wait. */
   redisWaitReplicas: number;
@@ -433,17 +433,14 @@ function crossCheck(c: Config): void {
   if (c.redisSentinels.length > 0 && c.redisSentinelName === null) {
     throw new ConfigError('redisSentinelName', 'REDIS_SENTINELS needs REDIS_SENTINEL_NAME, the name of the master');
   }
-  if (c.redisClusterNodes.length > 0) {
-    // Better a clear refusal than the silent fallback to the in-memory store this once was (docs/scale-out.md).
+  const onRedis = topologies.some(Boolean);
+  if (c.redisWaitReplicas > 0 && !onRedis) {
     throw new ConfigError(
-      'redisClusterNodes',
-      'Redis Cluster is not supported yet: use REDIS_URL or REDIS_SENTINELS (docs/scale-out.md)',
+      'redisWaitReplicas',
+      'REDIS_WAIT_REPLICAS needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)',
     );
   }
-  if (c.redisWaitReplicas > 0 && c.redisUrl === null && c.redisSentinels.length === 0) {
-    throw new ConfigError('redisWaitReplicas', 'REDIS_WAIT_REPLICAS needs Redis (REDIS_URL or REDIS_SENTINELS)');
-  }
-  if (c.sip.workers > 1 && c.redisUrl === null && c.redisSentinels.length === 0) {
+  if (c.sip.workers > 1 && !onRedis) {
     throw new ConfigError('sip.workers', 'more than 1 worker needs REDIS_URL: workers share their state through Redis');
   }
   // Stream listeners share the TCP port space: no two may ask for the same fixed port.

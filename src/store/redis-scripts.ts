@@ -5,28 +5,24 @@
  *
  * The lockout rules are not here: src/domain/lockout-rules.ts decides, and sipregSaveLock only stores the state it
  * decided, if nobody changed it meanwhile (compare-and-set on a revision counter).
+ *
+ * Every script touches the keys of one hash tag only (one AOR, one address, one index shard), so each runs in one
+ * Redis Cluster slot. The global indexes are kept by the adapter with their own single-key commands.
  */
 
 /** Shared helpers, prepended to every script. */
 const PRELUDE = `
-local PERMANENT = 9007199254740991
 -- tostring() would print 9.007199254741e+15; integers must round-trip exactly.
 local function fmt(n) return string.format('%.0f', n) end
 
--- Removes the AOR's binding hash, its members of the expiry index, and bumps the version.
-local function dropBindings(b, v, idx, aor)
+-- Removes the AOR's binding hash and bumps its version; returns the removed binding keys, so the caller can take
+-- them out of the expiry index (another slot on Redis Cluster, so not this script's to touch).
+local function dropBindings(b, v)
   local keys = redis.call('HKEYS', b)
-  local batch = {}
-  for i = 1, #keys do
-    batch[#batch + 1] = aor .. '|' .. keys[i]
-    if #batch == 500 then redis.call('ZREM', idx, unpack(batch)); batch = {} end
-  end
-  if #batch > 0 then redis.call('ZREM', idx, unpack(batch)) end
   redis.call('DEL', b)
   redis.call('INCR', v)
-  return #keys
+  return keys
 end
-
 
 `;
 
@@ -41,15 +37,15 @@ function script(numberOfKeys: number, body: string): ScriptDef {
 
 export const SCRIPTS = {
   /**
-   * KEYS: acct, b, v, fail, addr -> {acct pairs, binding pairs, version or false, fail pairs, addr pairs}.
-   * Everything one REGISTER needs, read atomically in one command (a MULTI of the same reads costs seven).
+   * KEYS: acct, b, v, fail -> {acct pairs, binding pairs, version or false, fail pairs}.
+   * What one REGISTER needs of its AOR, read atomically in one command (a MULTI of the same reads costs six).
    */
   sipregLoad: script(
-    5,
+    4,
     `
 -- 'or false': a nil inside a Lua table would cut the reply short.
 return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]) or false,
-  redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5]) }
+  redis.call('HGETALL', KEYS[4]) }
 `,
   ),
 
@@ -63,14 +59,18 @@ return 1
 `,
   ),
 
-  /** KEYS: acct, b, v, bexp. ARGV: aor, clear (1/0), field, value, ... -> the account hash, or nil when absent. */
+  /**
+   * KEYS: acct, b, v. ARGV: clear (1/0), field, value, ... -> {account hash, removed binding keys}, or nil when
+   * absent.
+   */
   sipregUpdateAccount: script(
-    4,
+    3,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
-if ARGV[2] == '1' then dropBindings(KEYS[2], KEYS[3], KEYS[4], ARGV[1]) end
-return redis.call('HGETALL', KEYS[1])
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+local removed = {}
+if ARGV[1] == '1' then removed = dropBindings(KEYS[2], KEYS[3]) end
+return { redis.call('HGETALL', KEYS[1]), removed }
 `,
   ),
 
@@ -84,34 +84,32 @@ return 1
 `,
   ),
 
-  /** KEYS: acct, b, v, bexp. ARGV: aor, field, value, ... -> 1 written (bindings removed), 0 absent. */
+  /** KEYS: acct, b, v. ARGV: field, value, ... -> the removed binding keys (bindings removed), or 0 when absent. */
   sipregSetCredentials: script(
+    3,
+    `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return dropBindings(KEYS[2], KEYS[3])
+`,
+  ),
+
+  /** KEYS: acct, b, v, fail -> the removed binding keys (account deleted), or 0 when absent. */
+  sipregDeleteAccount: script(
     4,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-dropBindings(KEYS[2], KEYS[3], KEYS[4], ARGV[1])
-return 1
-`,
-  ),
-
-  /** KEYS: acct, b, v, fail, bexp, locks:ext. ARGV: aor -> 1 deleted, 0 absent. */
-  sipregDeleteAccount: script(
-    6,
-    `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-dropBindings(KEYS[2], KEYS[3], KEYS[5], ARGV[1])
+local removed = dropBindings(KEYS[2], KEYS[3])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-redis.call('ZREM', KEYS[6], ARGV[1])
-return 1
+return removed
 `,
   ),
 
-  /** KEYS: b, v, bexp. ARGV: aor -> how many bindings were stored. */
+  /** KEYS: b, v -> the binding keys that were stored. */
   sipregClearBindings: script(
-    3,
+    2,
     `
-return dropBindings(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+return dropBindings(KEYS[1], KEYS[2])
 `,
   ),
 
@@ -127,65 +125,49 @@ return 1
   ),
 
   /**
-   * KEYS: b, v, n, fail, bexp.
-   * ARGV: aor, expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, resetFailures (1/0), then
-   * (key, json, expiresAt) triples.
-   * -> 'ok' | 'conflict' | 'replay'. Nothing is written unless 'ok'.
+   * KEYS: b, v, n, fail.
+   * ARGV: expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, resetFailures (1/0), then (key, json)
+   * pairs.
+   * -> {'ok', replaced binding keys...} | 'conflict' | 'replay'. Nothing is written unless 'ok'.
    */
   sipregCommit: script(
-    5,
+    4,
     `
-local aor = ARGV[1]
-if ARGV[3] == '1' then
+if ARGV[2] == '1' then
   local seen = redis.call('GET', KEYS[3])
-  if seen and tonumber(ARGV[4]) <= tonumber(seen) then return 'replay' end
+  if seen and tonumber(ARGV[3]) <= tonumber(seen) then return 'replay' end
 end
 local version = tonumber(redis.call('GET', KEYS[2]) or '0')
-if version ~= tonumber(ARGV[2]) then return 'conflict' end
-if ARGV[3] == '1' then redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5]) end
-dropBindings(KEYS[1], KEYS[2], KEYS[5], aor)
-if #ARGV > 7 then
-  local fields = {}
-  local members = {}
-  for i = 8, #ARGV, 3 do
-    fields[#fields + 1] = ARGV[i]
-    fields[#fields + 1] = ARGV[i + 1]
-    members[#members + 1] = ARGV[i + 2]
-    members[#members + 1] = aor .. '|' .. ARGV[i]
-  end
-  redis.call('HSET', KEYS[1], unpack(fields))
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  redis.call('ZADD', KEYS[5], unpack(members))
+if version ~= tonumber(ARGV[1]) then return 'conflict' end
+if ARGV[2] == '1' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+local replaced = dropBindings(KEYS[1], KEYS[2])
+if #ARGV > 6 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 -- A success resets the consecutive failure count, not the lockout history.
-if ARGV[7] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('HSET', KEYS[4], 'failures', '0', 'lastFailAt', '0')
 end
-return 'ok'
+table.insert(replaced, 1, 'ok')
+return replaced
 `,
   ),
 
   /**
-   * KEYS: state, index, version (the AOR's, for an extension). ARGV: member, expected revision, lockedUntil, now,
-   * pexpireMs (0: persist), bumpVersion (1/0), then field/value pairs. -> 1 written (revision + 1, index and TTL in
-   * step), 0 when the revision moved on (decide again). A lock that starts bumps the AOR's version, so a
-   * registration any instance decided from what it had cached fails its commit and is decided again.
+   * KEYS: state, version (the AOR's, for an extension). ARGV: expected revision, pexpireMs (0: persist),
+   * bumpVersion (1/0), then field/value pairs. -> 1 written (revision + 1, TTL in step), 0 when the revision moved
+   * on (decide again). A lock that starts bumps the AOR's version, so a registration any instance decided from what
+   * it had cached fails its commit and is decided again. The lock index (another slot) is the caller's.
    */
   sipregSaveLock: script(
-    3,
+    2,
     `
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
-if rev ~= tonumber(ARGV[2]) then return 0 end
-if ARGV[6] == '1' then redis.call('INCR', KEYS[3]) end
-local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], 'rev', fmt(rev + 1), unpack(fields))
-if tonumber(ARGV[5]) == 0 then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
-if tonumber(ARGV[3]) > tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-else
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
+if rev ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[3] == '1' then redis.call('INCR', KEYS[2]) end
+redis.call('HSET', KEYS[1], 'rev', fmt(rev + 1), unpack(ARGV, 4))
+if tonumber(ARGV[2]) == 0 then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `,
   ),

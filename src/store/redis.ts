@@ -5,7 +5,7 @@
  * Logic runs on the callers' `now`; Redis TTLs run on Redis's clock, so every TTL is sent relative (PX / PEXPIRE
  * computed as `deadline - now`), never as an absolute PEXPIREAT.
  */
-import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 import {
@@ -43,9 +43,25 @@ import type {
   Store,
 } from './types.js';
 
-/** A Redis URL (redis:// or rediss://), or a master found through Sentinel. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A Redis URL (redis:// or rediss://), a master found through Sentinel, or a Redis Cluster's seed nodes. */
 export type RedisTarget =
-  string | { readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly name: string };
+  | string
+  | { readonly sentinels: ReadonlyArray<HostPort>; readonly name: string }
+  | { readonly cluster: ReadonlyArray<HostPort> };
+
+/** One client API over the three topologies: ioredis's Cluster speaks the same commands as its Redis. */
+type Client = Redis | Cluster;
+
+/**
+ * Shards of the binding expiry index. One sorted set would put every registration's index write on one Cluster
+ * master; sixteen hash tags spread them (and countBindings sums sixteen ZCOUNTs, only when metrics are read).
+ */
+const BEXP_SHARDS = 16;
 
 export interface RedisStoreOptions {
   /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
@@ -71,12 +87,13 @@ export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly persistent = true;
 
-  private readonly redis: Redis;
+  private readonly redis: Client;
   private readonly p: string;
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
   /** Subscribed to the change channel on first onChange(): a subscribed connection runs no other command. */
-  private subscriber: Redis | null = null;
+  private subscriber: Client | null = null;
+  private readonly onError: ((err: Error) => void) | undefined;
   private readonly changeListeners: Array<(aor: string | null) => void> = [];
   private readonly lockChains = new Map<string, Promise<unknown>>();
 
@@ -94,12 +111,9 @@ export class RedisStore implements Store {
       // fewer system calls on both sides under load, no change when idle.
       enableAutoPipelining: true,
     };
-    this.redis =
-      typeof target === 'string'
-        ? new Redis(target, options)
-        : // ioredis asks the sentinels for the master, and again after a failover.
-          new Redis({ ...options, sentinels: target.sentinels.map((x) => ({ ...x })), name: target.name });
+    this.redis = connect(target, options);
     const onError = opts.onError;
+    this.onError = onError;
     // Without a listener ioredis would report every failed reconnect as an unhandled 'error' event.
     this.redis.on('error', (err: Error) => onError?.(err));
     for (const [name, def] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, def);
@@ -125,11 +139,14 @@ export class RedisStore implements Store {
   private addrKey(address: string): string {
     return `${this.p}addr:{${address}}`;
   }
+  /** The expiry index shard of an AOR: a cheap string hash (FNV-1a), stable across instances. */
+  private bexpShard(aor: string): string {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < aor.length; i++) h = Math.imul(h ^ aor.charCodeAt(i), 0x01000193);
+    return `${this.p}bexp:{${(h >>> 0) % BEXP_SHARDS}}`;
+  }
   private get accountsIdx(): string {
     return `${this.p}accounts`;
-  }
-  private get bexpIdx(): string {
-    return `${this.p}bexp`;
   }
   private get extLocksIdx(): string {
     return `${this.p}locks:ext`;
@@ -151,11 +168,12 @@ export class RedisStore implements Store {
 
   async createAccount(record: AccountRecord): Promise<boolean> {
     const aor = record.account.aor;
-    const tx = this.redis.multi();
-    this.queue(tx, 'sipregCreateAccount', [this.acct(aor)], encodeRecord(record));
-    // Unconditional and idempotent: an existing account is in the index already.
-    tx.zadd(this.accountsIdx, 0, aor);
-    const [created] = await execAll(tx);
+    // The index is another slot: written first, unconditionally and idempotently (an existing account is in it
+    // already), so a listed AOR whose account is missing is the only possible leftover, and listing skips it.
+    const [, created] = await Promise.all([
+      this.redis.zadd(this.accountsIdx, 0, aor),
+      this.run('sipregCreateAccount', [this.acct(aor)], encodeRecord(record)),
+    ]);
     return created === 1;
   }
 
@@ -174,12 +192,11 @@ export class RedisStore implements Store {
       limit + 1,
     );
     const page = aors.slice(0, limit);
-    const pipe = this.redis.pipeline();
-    for (const aor of page) pipe.hgetall(this.acct(aor));
-    const hashes = page.length > 0 ? await execAll(pipe) : [];
+    // Separate commands, not one pipeline: on Cluster they go to several masters (auto-pipelined per node).
+    const hashes = await Promise.all(page.map((aor) => this.redis.hgetall(this.acct(aor))));
     const items: Account[] = [];
     for (const h of hashes) {
-      const rec = decodeRecord(asHash(h));
+      const rec = decodeRecord(h);
       if (rec) items.push(rec.account);
     }
     const last = page[page.length - 1];
@@ -195,19 +212,20 @@ export class RedisStore implements Store {
     fields.push('updatedAt', JSON.stringify(now));
     const reply = await this.run(
       'sipregUpdateAccount',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.bexpIdx],
-      [aor, clearBindings ? '1' : '0', ...fields],
+      [this.acct(aor), this.bKey(aor), this.vKey(aor)],
+      [clearBindings ? '1' : '0', ...fields],
     );
-    if (reply === null) return null;
-    return decodeRecord(pairsToHash(reply))?.account ?? null;
+    if (!Array.isArray(reply)) return null;
+    const [hash, removed] = reply as unknown[];
+    await this.reindex(aor, asStrings(removed), []);
+    return decodeRecord(pairsToHash(hash))?.account ?? null;
   }
 
   async setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean> {
     const reply = await this.run(
       'sipregSetCredentials',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.bexpIdx],
+      [this.acct(aor), this.bKey(aor), this.vKey(aor)],
       [
-        aor,
         'credentials',
         JSON.stringify(credentials),
         'passwordChangedAt',
@@ -218,7 +236,9 @@ export class RedisStore implements Store {
         'null',
       ],
     );
-    return reply === 1;
+    if (!Array.isArray(reply)) return false;
+    await this.reindex(aor, asStrings(reply), []);
+    return true;
   }
 
   async recordStaleDevice(aor: string, address: string, now: number, userAgent: string | null = null): Promise<void> {
@@ -231,16 +251,18 @@ export class RedisStore implements Store {
   }
 
   async deleteAccount(aor: string): Promise<boolean> {
-    const tx = this.redis.multi();
-    this.queue(
-      tx,
+    const removed = await this.run(
       'sipregDeleteAccount',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor), this.bexpIdx, this.extLocksIdx],
-      [aor],
+      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor)],
+      [],
     );
-    tx.zrem(this.accountsIdx, aor);
-    const [deleted] = await execAll(tx);
-    return deleted === 1;
+    // The indexes are other slots; an entry left by a crash in between is skipped when read.
+    await Promise.all([
+      this.redis.zrem(this.accountsIdx, aor),
+      this.redis.zrem(this.extLocksIdx, aor),
+      Array.isArray(removed) ? this.reindex(aor, asStrings(removed), []) : null,
+    ]);
+    return Array.isArray(removed);
   }
 
   async countAccounts(): Promise<number> {
@@ -250,16 +272,16 @@ export class RedisStore implements Store {
   // Registrations and bindings
 
   async loadRegistration(aor: string, address: string, now: number): Promise<RegistrationSnapshot> {
-    // One script: one round trip and one consistent view, so the version matches the bindings read with it.
-    const reply = await this.run(
-      'sipregLoad',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor), this.addrKey(address)],
-      [],
-    );
-    if (!Array.isArray(reply) || reply.length !== 5) throw new Error('unexpected load reply from Redis');
-    const [acctPairs, bPairs, v, failPairs, addrPairs] = reply as unknown[];
+    // One script for the AOR (one consistent view: the version matches the bindings read with it) and, sent in the
+    // same write, the address's state, which lives in another slot.
+    const [reply, addrHash] = await Promise.all([
+      this.run('sipregLoad', [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor)], []),
+      this.redis.hgetall(this.addrKey(address)),
+    ]);
+    if (!Array.isArray(reply) || reply.length !== 4) throw new Error('unexpected load reply from Redis');
+    const [acctPairs, bPairs, v, failPairs] = reply as unknown[];
     const ext = decodeLock(pairsToHash(failPairs));
-    const adr = decodeLock(pairsToHash(addrPairs));
+    const adr = decodeLock(addrHash);
     return {
       record: decodeRecord(pairsToHash(acctPairs)),
       bindings: decodeBindings(pairsToHash(bPairs), now),
@@ -274,7 +296,6 @@ export class RedisStore implements Store {
     const live = commit.bindings.filter((b) => b.expiresAt > now);
     const latest = live.reduce((m, b) => Math.max(m, b.expiresAt), now);
     const args: ScriptArg[] = [
-      aor,
       commit.expectedVersion,
       nonce ? '1' : '0',
       nonce ? nonce.nc : 0,
@@ -282,15 +303,49 @@ export class RedisStore implements Store {
       Math.max(1, Math.ceil(latest - now)),
       commit.authenticated ? '1' : '0',
     ];
-    for (const b of live) args.push(b.key, encodeBinding(b), b.expiresAt);
-    const reply = await this.run(
-      'sipregCommit',
-      [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor), this.bexpIdx],
-      args,
-    );
-    if (reply === 'ok') await this.replicated();
-    if (reply === 'ok' || reply === 'conflict' || reply === 'replay') return reply;
+    for (const b of live) args.push(b.key, encodeBinding(b));
+    const keys = [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor)];
+    let reply: unknown;
+    if (this.waitReplicas === 0) {
+      reply = await this.run('sipregCommit', keys, args);
+    } else {
+      // WAIT counts the writes of the connection it is sent on: a pipeline keeps it on the AOR's master (on
+      // Cluster too, where it follows the slot of the script's keys), one round trip for both.
+      const pipe = this.redis.pipeline();
+      this.queue(pipe, 'sipregCommit', keys, args);
+      pipe.wait(this.waitReplicas, this.waitTimeoutMs);
+      const [r, acked] = await execAll(pipe);
+      reply = r;
+      if (Array.isArray(r) && r[0] === 'ok' && Number(acked) < this.waitReplicas) {
+        throw new Error(
+          `only ${String(acked)} of ${this.waitReplicas} replicas acknowledged within ${this.waitTimeoutMs} ms`,
+        );
+      }
+    }
+    if (Array.isArray(reply) && reply[0] === 'ok') {
+      // The expiry index only counts bindings (metrics); it is not on the REGISTER's path, so it is not awaited.
+      // A write lost in a crash leaves a member that is pruned when its score passes.
+      void this.reindex(aor, asStrings(reply).slice(1), live).catch((e: unknown) => this.onError?.(asError(e)));
+      return 'ok';
+    }
+    if (reply === 'conflict' || reply === 'replay') return reply;
     throw new Error(`unexpected commit reply from Redis: ${String(reply)}`);
+  }
+
+  /**
+   * Replaces an AOR's members of its expiry index shard: `removed` binding keys out, `added` bindings in. Plain
+   * commands, not a script, so they keep their order on the connection (a script's first EVALSHA may come back
+   * NOSCRIPT and be sent again after later commands). A refresh that keeps its keys is one ZADD.
+   */
+  private async reindex(aor: string, removed: readonly string[], added: readonly Binding[]): Promise<void> {
+    const shard = this.bexpShard(aor);
+    const kept = new Set(added.map((b) => b.key));
+    const gone = removed.filter((k) => !kept.has(k)).map((k) => `${aor}|${k}`);
+    const writes: Array<Promise<unknown>> = [];
+    if (gone.length > 0) writes.push(this.redis.zrem(shard, ...gone));
+    if (added.length > 0)
+      writes.push(this.redis.zadd(shard, ...added.flatMap((b) => [b.expiresAt, `${aor}|${b.key}`])));
+    await Promise.all(writes);
   }
 
   async useNonce(aor: string, use: NonceUse): Promise<boolean> {
@@ -307,15 +362,26 @@ export class RedisStore implements Store {
   }
 
   async clearBindings(aor: string): Promise<number> {
-    const n = await this.run('sipregClearBindings', [this.bKey(aor), this.vKey(aor), this.bexpIdx], [aor]);
-    return typeof n === 'number' ? n : 0;
+    const removed = asStrings(await this.run('sipregClearBindings', [this.bKey(aor), this.vKey(aor)], []));
+    await this.reindex(aor, removed, []);
+    return removed.length;
   }
 
   async countBindings(now: number): Promise<number> {
-    // The expiry index: prune what has expired, count the rest; cost O(log N + pruned).
-    const tx = this.redis.multi().zremrangebyscore(this.bexpIdx, '-inf', now).zcount(this.bexpIdx, `(${now}`, '+inf');
-    const [, n] = await execAll(tx);
-    return typeof n === 'number' ? n : 0;
+    // The expiry index: in each shard prune what has expired and count the rest; cost O(log N + pruned).
+    const counts = await Promise.all(
+      Array.from({ length: BEXP_SHARDS }, async (_, i) => {
+        // Plain commands, which keep their order behind the index writes queued before them (a MULTI would
+        // overtake the auto-pipeline's queue).
+        const shard = `${this.p}bexp:{${i}}`;
+        const [, n] = await Promise.all([
+          this.redis.zremrangebyscore(shard, '-inf', now),
+          this.redis.zcount(shard, `(${now}`, '+inf'),
+        ]);
+        return n;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   // Lockouts
@@ -383,10 +449,16 @@ export class RedisStore implements Store {
       const bump = versionKey !== null && lockedNow ? '1' : '0';
       const saved = await this.run(
         'sipregSaveLock',
-        [key, index, versionKey ?? key], // without a version key the flag is 0 and the third key unused
-        [member, rev, state.lockedUntil, now, ttl, bump, ...lockFields(state)],
+        [key, versionKey ?? key], // without a version key the flag is 0 and the second key unused
+        [rev, ttl, bump, ...lockFields(state)],
       );
-      if (saved === 1) return { state, lockedNow };
+      if (saved === 1) {
+        // The index is another slot. Listing re-reads each state, so a member left behind is harmless; one missing
+        // after a crash right here hides a lock from the list (never from enforcement) until it ends.
+        if (state.lockedUntil > now) await this.redis.zadd(index, state.lockedUntil, member);
+        else await this.redis.zrem(index, member);
+        return { state, lockedNow };
+      }
       if (attempt >= LOCK_ATTEMPTS) throw new Error(`lockout state of ${member} kept changing under us`);
       // Another instance won: a random pause breaks the lockstep two instances would otherwise retry in.
       await new Promise((r) => setTimeout(r, Math.random() * 2 * attempt));
@@ -415,18 +487,18 @@ export class RedisStore implements Store {
 
   async listLockouts(now: number): Promise<{ extensions: ExtensionLockout[]; addresses: AddressLockout[] }> {
     const { aors, addresses } = await this.lockedMembers(now);
-    const pipe = this.redis.pipeline();
-    for (const aor of aors) pipe.hgetall(this.failKey(aor));
-    for (const a of addresses) pipe.hgetall(this.addrKey(a));
-    const hashes = aors.length + addresses.length > 0 ? await execAll(pipe) : [];
+    const hashes = await Promise.all([
+      ...aors.map((aor) => this.redis.hgetall(this.failKey(aor))),
+      ...addresses.map((a) => this.redis.hgetall(this.addrKey(a))),
+    ]);
     const extensions: ExtensionLockout[] = [];
     const addrs: AddressLockout[] = [];
     aors.forEach((aor, i) => {
-      const s = decodeLock(asHash(hashes[i]));
+      const s = decodeLock(hashes[i] ?? {});
       if (s && s.lockedUntil > now) extensions.push(extensionView(aor, s, now));
     });
     addresses.forEach((a, i) => {
-      const s = decodeLock(asHash(hashes[aors.length + i]));
+      const s = decodeLock(hashes[aors.length + i] ?? {});
       if (s && s.lockedUntil > now) addrs.push(addressView(a, s, now));
     });
     extensions.sort((x, y) => byteCompare(x.aor, y.aor));
@@ -492,19 +564,6 @@ export class RedisStore implements Store {
     return decodeKeyRing(pairsToHash(await this.run('sipregRotateNonceKey', [this.nonceKeysKey], [next, now])));
   }
 
-  /**
-   * With waitReplicas, resolves once that many replicas have every write of this connection so far (Redis WAIT);
-   * rejects when they do not within waitTimeoutMs, so the caller answers 503 and never acknowledges a write that a
-   * failover could lose.
-   */
-  private async replicated(): Promise<void> {
-    if (this.waitReplicas === 0) return;
-    const acked = await this.redis.wait(this.waitReplicas, this.waitTimeoutMs);
-    if (acked < this.waitReplicas) {
-      throw new Error(`only ${acked} of ${this.waitReplicas} replicas acknowledged within ${this.waitTimeoutMs} ms`);
-    }
-  }
-
   async announceChange(aor: string | null): Promise<void> {
     await this.redis.publish(this.changesChannel, aor ?? '*');
   }
@@ -512,7 +571,11 @@ export class RedisStore implements Store {
   onChange(listener: (aor: string | null) => void): void {
     this.changeListeners.push(listener);
     if (this.subscriber !== null) return;
-    const sub = this.redis.duplicate({ enableAutoPipelining: false });
+    // On Cluster a subscriber on any node hears every PUBLISH (classic pub/sub is broadcast over the cluster bus).
+    const sub =
+      this.redis instanceof Cluster
+        ? this.redis.duplicate([], { enableAutoPipelining: false })
+        : this.redis.duplicate({ enableAutoPipelining: false });
     this.subscriber = sub;
     sub.on('error', () => {}); // reconnects by itself; a message missed meanwhile is covered by the cache's time limit
     sub.on('message', (_channel: string, message: string) => {
@@ -552,15 +615,44 @@ export class RedisStore implements Store {
 
   /** Members of the lock indexes still locked at `now`, pruning the rest (one round trip). */
   private async lockedMembers(now: number): Promise<{ aors: string[]; addresses: string[] }> {
-    const tx = this.redis
-      .multi()
-      .zremrangebyscore(this.extLocksIdx, '-inf', now)
-      .zrangebyscore(this.extLocksIdx, `(${now}`, '+inf')
-      .zremrangebyscore(this.addrLocksIdx, '-inf', now)
-      .zrangebyscore(this.addrLocksIdx, `(${now}`, '+inf');
-    const [, aors, , addresses] = await execAll(tx);
-    return { aors: asStrings(aors), addresses: asStrings(addresses) };
+    const live = async (idx: string) => {
+      const [, members] = await Promise.all([
+        this.redis.zremrangebyscore(idx, '-inf', now),
+        this.redis.zrangebyscore(idx, `(${now}`, '+inf'),
+      ]);
+      return members;
+    };
+    const [aors, addresses] = await Promise.all([live(this.extLocksIdx), live(this.addrLocksIdx)]);
+    return { aors, addresses };
   }
+}
+
+/** The ioredis client for a target; every topology gets the same reconnect and timeout behaviour. */
+function connect(target: RedisTarget, options: RedisOptions): Client {
+  if (typeof target === 'string') return new Redis(target, options);
+  // ioredis asks the sentinels for the master, and again after a failover.
+  if ('sentinels' in target)
+    return new Redis({ ...options, sentinels: target.sentinels.map((x) => ({ ...x })), name: target.name });
+  const clusterOptions: ClusterOptions = {
+    redisOptions: { ...options, enableAutoPipelining: false },
+    enableAutoPipelining: true,
+    // Follow a failover: retry a command while its slot has no master (CLUSTERDOWN) or has moved, within the
+    // command timeout, and keep trying to reach the cluster when all its nodes are away.
+    retryDelayOnClusterDown: 100,
+    retryDelayOnFailover: 100,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 16,
+    clusterRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_CAP_MS),
+    slotsRefreshTimeout: 2000,
+  };
+  return new Cluster(
+    target.cluster.map((x) => ({ ...x })),
+    clusterOptions,
+  );
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 // Replies
@@ -572,13 +664,6 @@ async function execAll(chain: ChainableCommander): Promise<unknown[]> {
     if (err) throw err;
     return value;
   });
-}
-
-function asHash(v: unknown): Record<string, string> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
-  return out;
 }
 
 function asStrings(v: unknown): string[] {

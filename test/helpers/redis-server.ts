@@ -139,6 +139,92 @@ export async function startSentinelSetup(name: string): Promise<SentinelSetup> {
   };
 }
 
+export interface ClusterSetup {
+  nodes: RedisServerHandle[];
+  /** `host:port,...` of every node, as REDIS_CLUSTER_NODES takes it. */
+  nodeList: string;
+  /** The node currently serving `key`'s slot as master. */
+  masterOf(key: string): Promise<RedisServerHandle>;
+  /** Ports of the nodes that are masters now. */
+  masters(): Promise<RedisServerHandle[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of 3 masters with one replica each (6 redis-server processes), made with
+ * `redis-cli --cluster create`, ready when every node reports cluster_state:ok.
+ */
+export async function startCluster(): Promise<ClusterSetup> {
+  const cli = findOnPath('redis-cli');
+  if (cli === null)
+    throw new Error('redis-cli not found on PATH: install it (Debian/Ubuntu: apt-get install redis-tools)');
+  const nodes = await Promise.all(Array.from({ length: 6 }, () => startRedisServer({ cluster: true })));
+  const create = spawn(
+    cli,
+    ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  create.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  create.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => create.once('exit', resolve));
+  if (code !== 0) throw new Error(`redis-cli --cluster create failed: ${out.slice(-500)}`);
+  const clients = nodes.map((n) => new Redis(n.url, { maxRetriesPerRequest: 1 }).on('error', () => {}));
+  const stateOk = async () =>
+    (await Promise.all(clients.map((c) => c.cluster('INFO')))).every((i) => /cluster_state:ok/.test(String(i)));
+  const deadline = Date.now() + 20_000;
+  while (!(await stateOk())) {
+    if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Every master's replica in sync, so WAIT can count it from the first write.
+  const synced = async () =>
+    (await Promise.all(clients.map((c) => c.info('replication')))).every(
+      (i) => !/role:master/.test(i) || /slave0:.*state=online/.test(i),
+    );
+  while (!(await synced())) {
+    if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not sync within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const byPort = (port: number) => nodes.find((n) => n.port === port) as RedisServerHandle;
+  const slotTable = async (): Promise<Array<[number, number, number]>> => {
+    for (const c of clients) {
+      try {
+        const slots = await c.cluster('SLOTS');
+        return slots.map(([from, to, master]) => [from, to, master?.[1] ?? 0]);
+      } catch {
+        // that node is down: ask the next
+      }
+    }
+    throw new Error('no cluster node answers CLUSTER SLOTS');
+  };
+  return {
+    nodes,
+    nodeList: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
+    async masterOf(key) {
+      let slot = -1;
+      for (const c of clients) {
+        try {
+          slot = Number(await c.cluster('KEYSLOT', key));
+          break;
+        } catch {
+          // down
+        }
+      }
+      const row = (await slotTable()).find(([from, to]) => slot >= from && slot <= to);
+      if (row === undefined) throw new Error(`no master serves slot ${slot}`);
+      return byPort(row[2]);
+    },
+    async masters() {
+      return [...new Set((await slotTable()).map(([, , port]) => port))].map(byPort);
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
+
 /** Resolves once the master has a replica in sync (so WAIT can count it), or after 10 s. */
 export async function replicaInSync(master: RedisServerHandle): Promise<void> {
   const m = new Redis(master.url);
@@ -177,6 +263,8 @@ export interface RedisServerOptions {
   dir?: string;
   /** Start as a replica of the master on 127.0.0.1 at this port. */
   replicaOf?: number;
+  /** Start as a Redis Cluster node (cluster-enabled, its own nodes.conf, a 2 s node timeout). */
+  cluster?: boolean;
 }
 
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServerHandle> {
@@ -200,6 +288,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
     'no',
     ...(opts.appendfsync ? ['--appendfsync', opts.appendfsync] : []),
     ...(opts.replicaOf !== undefined ? ['--replicaof', '127.0.0.1', String(opts.replicaOf)] : []),
+    ...(opts.cluster
+      ? [
+          ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'],
+          // A replica syncs at once instead of after Redis's 5 s diskless-sync delay.
+          ...['--repl-diskless-sync-delay', '0'],
+        ]
+      : []),
   ];
   const p = managed(bin, args, port);
   await p.launch();
