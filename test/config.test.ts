@@ -107,6 +107,31 @@ describe('loadConfig', () => {
     expect(errorOf({ CONFIG_FILE: file('{}'), NONCE_SECRET_PREVIOUS: 'x' })).toContain('registrar.previousNonceSecret');
   });
 
+  it('takes one Redis topology at a time, each with one clear line when it is wrong', () => {
+    const f = file('{}');
+    const c = loadConfig({ CONFIG_FILE: f, REDIS_CLUSTER_NODES: '127.0.0.1:7000, [::1]:7001', SIP_WORKERS: '2' });
+    expect(c.redisClusterNodes).toEqual(['127.0.0.1:7000', '[::1]:7001']);
+    expect(c.sip.workers).toBe(2);
+    expect(
+      loadConfig({ CONFIG_FILE: f, REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_WAIT_REPLICAS: '1' }).redisWaitReplicas,
+    ).toBe(1);
+    expect(errorOf({ CONFIG_FILE: f, REDIS_CLUSTER_NODES: '127.0.0.1' })).toMatch(
+      /^config: redisClusterNodes\[0\]: must be host:port .*\[from REDIS_CLUSTER_NODES\]$/,
+    );
+    expect(errorOf({ CONFIG_FILE: f, REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: 'redis://127.0.0.1' })).toMatch(
+      /set one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES/,
+    );
+    expect(errorOf({ CONFIG_FILE: f, REDIS_SENTINELS: '127.0.0.1:26379' })).toMatch(/needs REDIS_SENTINEL_NAME/);
+    expect(errorOf({ CONFIG_FILE: f, REDIS_URL: 'http://127.0.0.1' })).toMatch(/redis:\/\/ or rediss:\/\//);
+    expect(errorOf({ CONFIG_FILE: f, REDIS_WAIT_REPLICAS: '1' })).toMatch(/REDIS_WAIT_REPLICAS needs Redis/);
+    for (const e of [
+      { REDIS_CLUSTER_NODES: 'x:99999' },
+      { REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_NAME: 'm', REDIS_URL: 'redis://x' },
+    ]) {
+      expect(errorOf({ CONFIG_FILE: f, ...e }).split('\n')).toHaveLength(1);
+    }
+  });
+
   it('rejects a file that is missing or not JSON', () => {
     expect(errorOf({ CONFIG_FILE: '/nonexistent/sipreg.json' })).toContain('CONFIG_FILE');
     expect(errorOf({ CONFIG_FILE: file('{not json') })).toContain('CONFIG_FILE');

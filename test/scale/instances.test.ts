@@ -1,14 +1,16 @@
 /**
- * Many registrar instances in front of one Redis (plain, then through Sentinel): what one instance learns, the other
- * enforces at once. Real processes on loopback: two `node dist/main.js`, redis-server, and for Sentinel a master, a
- * replica and three sentinels. Neither instance is given a NONCE_SECRET: they share the one kept in Redis.
+ * Many registrar instances in front of one Redis (plain, through Sentinel, and a Cluster): what one instance learns,
+ * the other enforces at once. Real processes on loopback: two `node dist/main.js`, redis-server, for Sentinel a
+ * master, a replica and three sentinels, and for Cluster three masters with a replica each. Neither instance is given a NONCE_SECRET: they share the one kept in Redis.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
 import {
+  startCluster,
   startRedisServer,
   startSentinelSetup,
+  type ClusterSetup,
   type RedisServerHandle,
   type SentinelSetup,
 } from '../helpers/redis-server.js';
@@ -151,6 +153,38 @@ describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', (
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       r.disconnect();
+    }
+  });
+});
+
+describe('two instances on Redis Cluster (3 masters, 3 replicas)', () => {
+  let cluster: ClusterSetup;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+  }, 60_000);
+  afterAll(async () => {
+    killAll();
+    await cluster?.stop();
+  });
+
+  twoInstances(() => ({
+    // Seeds: two of the six nodes; ioredis learns the rest from CLUSTER SLOTS.
+    REDIS_CLUSTER_NODES: cluster.nodeList.split(',').slice(0, 2).join(','),
+    REDIS_WAIT_REPLICAS: '1',
+    NONCE_SECRET: undefined,
+  }));
+
+  it("the instances' keys are spread over every master", async () => {
+    const masters = await cluster.masters();
+    expect(masters).toHaveLength(3);
+    for (const m of masters) {
+      const r = new Redis(m.url);
+      try {
+        expect((await r.keys('sipreg:*')).length).toBeGreaterThan(0);
+      } finally {
+        r.disconnect();
+      }
     }
   });
 });
