@@ -62,6 +62,12 @@ type Client = Redis | Cluster;
  * master; sixteen hash tags spread them (and countBindings sums sixteen ZCOUNTs, only when metrics are read).
  */
 const BEXP_SHARDS = 16;
+/**
+ * Index writes wait this long to go out together: under load one ZADD per shard carries a hundred registrations
+ * instead of one command each (the commit itself is never delayed). A crash loses at most this much of the index,
+ * which only counts bindings and heals as the bindings expire or re-register.
+ */
+const INDEX_FLUSH_MS = 20;
 
 export interface RedisStoreOptions {
   /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
@@ -96,6 +102,9 @@ export class RedisStore implements Store {
   private readonly onError: ((err: Error) => void) | undefined;
   private readonly changeListeners: Array<(aor: string | null) => void> = [];
   private readonly lockChains = new Map<string, Promise<unknown>>();
+  /** Expiry index writes not yet sent, per shard: member -> score, or null to remove (the last write wins). */
+  private readonly pendingIndex = new Map<string, Map<string, number | null>>();
+  private indexTimer: NodeJS.Timeout | null = null;
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.p = opts.keyPrefix ?? 'sipreg:';
@@ -217,7 +226,7 @@ export class RedisStore implements Store {
     );
     if (!Array.isArray(reply)) return null;
     const [hash, removed] = reply as unknown[];
-    await this.reindex(aor, asStrings(removed), []);
+    this.reindex(aor, asStrings(removed), []);
     return decodeRecord(pairsToHash(hash))?.account ?? null;
   }
 
@@ -237,7 +246,7 @@ export class RedisStore implements Store {
       ],
     );
     if (!Array.isArray(reply)) return false;
-    await this.reindex(aor, asStrings(reply), []);
+    this.reindex(aor, asStrings(reply), []);
     return true;
   }
 
@@ -257,11 +266,8 @@ export class RedisStore implements Store {
       [],
     );
     // The indexes are other slots; an entry left by a crash in between is skipped when read.
-    await Promise.all([
-      this.redis.zrem(this.accountsIdx, aor),
-      this.redis.zrem(this.extLocksIdx, aor),
-      Array.isArray(removed) ? this.reindex(aor, asStrings(removed), []) : null,
-    ]);
+    if (Array.isArray(removed)) this.reindex(aor, asStrings(removed), []);
+    await Promise.all([this.redis.zrem(this.accountsIdx, aor), this.redis.zrem(this.extLocksIdx, aor)]);
     return Array.isArray(removed);
   }
 
@@ -323,9 +329,8 @@ export class RedisStore implements Store {
       }
     }
     if (Array.isArray(reply) && reply[0] === 'ok') {
-      // The expiry index only counts bindings (metrics); it is not on the REGISTER's path, so it is not awaited.
-      // A write lost in a crash leaves a member that is pruned when its score passes.
-      void this.reindex(aor, asStrings(reply).slice(1), live).catch((e: unknown) => this.onError?.(asError(e)));
+      // The expiry index only counts bindings (metrics): it is not on the REGISTER's path.
+      this.reindex(aor, asStrings(reply).slice(1), live);
       return 'ok';
     }
     if (reply === 'conflict' || reply === 'replay') return reply;
@@ -333,19 +338,36 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Replaces an AOR's members of its expiry index shard: `removed` binding keys out, `added` bindings in. Plain
-   * commands, not a script, so they keep their order on the connection (a script's first EVALSHA may come back
-   * NOSCRIPT and be sent again after later commands). A refresh that keeps its keys is one ZADD.
+   * Queues the change of an AOR's members of its expiry index shard: `removed` binding keys out, `added` bindings
+   * in. Sent within INDEX_FLUSH_MS, batched per shard; every read of the index flushes first.
    */
-  private async reindex(aor: string, removed: readonly string[], added: readonly Binding[]): Promise<void> {
+  private reindex(aor: string, removed: readonly string[], added: readonly Binding[]): void {
+    if (removed.length === 0 && added.length === 0) return;
     const shard = this.bexpShard(aor);
-    const kept = new Set(added.map((b) => b.key));
-    const gone = removed.filter((k) => !kept.has(k)).map((k) => `${aor}|${k}`);
+    let pending = this.pendingIndex.get(shard);
+    if (pending === undefined) this.pendingIndex.set(shard, (pending = new Map()));
+    for (const k of removed) pending.set(`${aor}|${k}`, null);
+    for (const b of added) pending.set(`${aor}|${b.key}`, b.expiresAt);
+    this.indexTimer ??= setTimeout(() => void this.flushIndex(), INDEX_FLUSH_MS);
+  }
+
+  /** Sends the queued index writes: per shard one ZREM and one ZADD (plain commands, in order on the connection). */
+  private flushIndex(): Promise<unknown> {
+    if (this.indexTimer !== null) clearTimeout(this.indexTimer);
+    this.indexTimer = null;
     const writes: Array<Promise<unknown>> = [];
-    if (gone.length > 0) writes.push(this.redis.zrem(shard, ...gone));
-    if (added.length > 0)
-      writes.push(this.redis.zadd(shard, ...added.flatMap((b) => [b.expiresAt, `${aor}|${b.key}`])));
-    await Promise.all(writes);
+    for (const [shard, pending] of this.pendingIndex) {
+      const gone: string[] = [];
+      const scored: Array<string | number> = [];
+      for (const [member, score] of pending) {
+        if (score === null) gone.push(member);
+        else scored.push(score, member);
+      }
+      if (gone.length > 0) writes.push(this.redis.zrem(shard, ...gone));
+      if (scored.length > 0) writes.push(this.redis.zadd(shard, ...scored));
+    }
+    this.pendingIndex.clear();
+    return Promise.all(writes).catch((e: unknown) => this.onError?.(asError(e)));
   }
 
   async useNonce(aor: string, use: NonceUse): Promise<boolean> {
@@ -363,11 +385,12 @@ export class RedisStore implements Store {
 
   async clearBindings(aor: string): Promise<number> {
     const removed = asStrings(await this.run('sipregClearBindings', [this.bKey(aor), this.vKey(aor)], []));
-    await this.reindex(aor, removed, []);
+    this.reindex(aor, removed, []);
     return removed.length;
   }
 
   async countBindings(now: number): Promise<number> {
+    void this.flushIndex();
     // The expiry index: in each shard prune what has expired and count the rest; cost O(log N + pruned).
     const counts = await Promise.all(
       Array.from({ length: BEXP_SHARDS }, async (_, i) => {
@@ -589,6 +612,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.flushIndex();
     this.subscriber?.disconnect();
     try {
       await this.redis.quit();
