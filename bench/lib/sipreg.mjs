@@ -141,9 +141,10 @@ export async function stopChild(c, boundMs = 12_000) {
 /**
  * A private redis-server on a free port, no persistence.
  * @param {string} dir
+ * @param {string[]} [extraArgs]
  * @returns {Promise<{ pid: number, port: number, url: string, stop: () => Promise<void> }>}
  */
-export async function startRedis(dir) {
+export async function startRedis(dir, extraArgs = []) {
   installExitHook();
   const port = await freePort();
   const c = spawn(
@@ -161,6 +162,7 @@ export async function startRedis(dir) {
       dir,
       '--logfile',
       path.join(dir, 'redis.log'),
+      ...extraArgs,
     ],
     { stdio: 'ignore' }, // it logs to --logfile; an inherited stderr would hold the caller's pipe open
   );
@@ -177,6 +179,61 @@ export async function startRedis(dir) {
     if (i === 99) throw new Error('redis-server did not answer PING in 10 s');
   }
   return { pid: /** @type {number} */ (c.pid), port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(c) };
+}
+
+/**
+ * A Redis Cluster of three masters with a replica each (six redis-server processes on free loopback ports, made with
+ * redis-cli --cluster create), for the scale-out bench. Returns the seed list REDIS_CLUSTER_NODES takes.
+ * @param {string} dir
+ */
+export async function startRedisCluster(dir) {
+  const nodes = [];
+  for (let i = 0; i < 6; i++) {
+    const d = path.join(dir, `node${i}`);
+    mkdirSync(d, { recursive: true });
+    nodes.push(
+      await startRedis(d, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--repl-diskless-sync-delay',
+        '0',
+      ]),
+    );
+  }
+  const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const create = spawn('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '1', '--cluster-yes'], {
+    stdio: 'ignore',
+  });
+  const code = await new Promise((resolve) => create.once('exit', resolve));
+  if (code !== 0) throw new Error('redis-cli --cluster create failed');
+  // Bounded: cluster_state:ok on every node within 20 s.
+  for (let i = 0; ; i++) {
+    const states = await Promise.all(
+      nodes.map(
+        (n) =>
+          new Promise((resolve) => {
+            const c = spawn('redis-cli', ['-p', String(n.port), 'cluster', 'info'], {
+              stdio: ['ignore', 'pipe', 'ignore'],
+            });
+            let out = '';
+            c.stdout.on('data', (d) => (out += d));
+            c.once('exit', () => resolve(out.includes('cluster_state:ok')));
+          }),
+      ),
+    );
+    if (states.every(Boolean)) break;
+    if (i >= 200) throw new Error('Redis Cluster not ok within 20 s');
+    await sleep(100);
+  }
+  return {
+    pids: nodes.map((n) => n.pid),
+    seeds: seeds.join(','),
+    stop: async () => {
+      for (const n of nodes) await n.stop();
+    },
+  };
 }
 
 /** @param {number} port @returns {Promise<boolean>} */
