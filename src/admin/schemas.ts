@@ -2,57 +2,11 @@
  * JSON schemas of the admin API: request validation (fastify/ajv) and the OpenAPI document share them.
  * Every object refuses unknown properties so a misspelt field is a 400 naming it, never silently ignored.
  */
-import { DIGEST_ALGORITHMS } from '../domain/types.js';
+import { AccountInputSchema, AccountPatchSchema } from '../domain/account-input.js';
 
-const algorithms = {
-  type: 'array',
-  items: { type: 'string', enum: [...DIGEST_ALGORITHMS] },
-  minItems: 1,
-  maxItems: DIGEST_ALGORITHMS.length,
-  uniqueItems: true,
-  description: 'Challenge order for this account (first = preferred); null = the registrar default',
-} as const;
-
-const allowedAddresses = {
-  type: 'array',
-  items: { type: 'string', minLength: 1, maxLength: 64 },
-  maxItems: 100,
-  description: 'IP addresses or CIDRs (v4 or v6)',
-} as const;
-
-export const createAccountBody = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['username'],
-  properties: {
-    username: { type: 'string', minLength: 1, maxLength: 64, description: 'SIP user (the extension)' },
-    domain: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 253,
-      description: 'one of the served domains; default: the first',
-    },
-    authId: { type: 'string', minLength: 1, maxLength: 64, description: 'digest username; default: username' },
-    password: { type: 'string', maxLength: 128, description: 'omit to have one generated and returned once' },
-    authType: { type: 'string', enum: ['digest', 'ip'] },
-    allowedAddresses,
-    enabled: { type: 'boolean' },
-    maxContacts: { type: 'integer', minimum: 1, maximum: 100 },
-    algorithms,
-  },
-} as const;
-
-export const patchAccountBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: {
-    enabled: { type: 'boolean', description: 'false removes every binding at once' },
-    allowedAddresses,
-    maxContacts: { type: ['integer', 'null'], minimum: 1, maximum: 100, description: 'null = the registrar default' },
-    algorithms: { ...algorithms, type: ['array', 'null'] },
-  },
-} as const;
+// Account input: the one schema in src/domain/account-input.ts (TypeBox, plain JSON Schema for ajv and OpenAPI).
+export const createAccountBody = AccountInputSchema;
+export const patchAccountBody = AccountPatchSchema;
 
 export const passwordBody = {
   type: 'object',

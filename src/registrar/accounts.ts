@@ -16,7 +16,6 @@ import {
   type AccountPatch,
   type AccountRecord,
   type AuditValue,
-  type AuthType,
   type Binding,
   type Credentials,
   type DigestAlgorithm,
@@ -25,22 +24,13 @@ import {
 import { type Page, type Store } from '../store/types.js';
 import { parseNetwork } from './address-match.js';
 import { checkPassword, generatePassword, type PasswordPolicy } from './passwords.js';
+import { AccountInputSchema, AccountPatchSchema, checker, type AccountInput } from '../domain/account-input.js';
+
+export type { AccountInput } from '../domain/account-input.js';
 
 const DEFAULT_CREDENTIAL_TTL_SEC = 3600;
 const MIN_CREDENTIAL_TTL_SEC = 60;
 const MAX_CREDENTIAL_TTL_SEC = 86_400;
-
-export interface AccountInput {
-  username: string;
-  domain?: string;
-  authId?: string;
-  password?: string;
-  authType?: AuthType;
-  allowedAddresses?: string[];
-  enabled?: boolean;
-  maxContacts?: number;
-  algorithms?: DigestAlgorithm[];
-}
 
 export interface AccountServiceOptions {
   /** Served domains; the first is the default domain (and realm). */
@@ -61,26 +51,8 @@ export interface ImportResult {
   passwords: Array<{ line: number; aor: string; password: string }>;
 }
 
-export const MAX_USERNAME_LENGTH = 64;
-export const MAX_CONTACTS_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const IMPORT_CONCURRENCY = 32;
-
-const INPUT_FIELDS = new Set([
-  'username',
-  'domain',
-  'authId',
-  'password',
-  'authType',
-  'allowedAddresses',
-  'enabled',
-  'maxContacts',
-  'algorithms',
-]);
-const PATCH_FIELDS = new Set(['enabled', 'allowedAddresses', 'maxContacts', 'algorithms']);
-
-// RFC 3261 25.1: user = 1*( unreserved / escaped / user-unreserved ). No '@', no space, no control characters.
-const USER_TOKEN = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
 
 export class AccountService {
   private readonly domains: string[];
@@ -371,102 +343,38 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkUserToken(field: string, value: unknown): string {
-  if (typeof value !== 'string') throw new OperatorError('invalid', `${field}: must be a string`);
-  if (value.length === 0 || value.length > MAX_USERNAME_LENGTH) {
-    throw new OperatorError('invalid', `${field}: must be 1..${MAX_USERNAME_LENGTH} characters`);
-  }
-  if (!USER_TOKEN.test(value)) {
-    throw new OperatorError('invalid', `${field}: not a SIP user token (no '@', spaces or control characters)`);
-  }
-  return value;
-}
-
-function checkAddresses(value: unknown): string[] {
-  if (!Array.isArray(value))
-    throw new OperatorError('invalid', 'allowedAddresses: must be an array of IP addresses or CIDRs');
-  if (value.length > 100) throw new OperatorError('invalid', 'allowedAddresses: at most 100 entries');
-  return value.map((entry: unknown) => {
-    if (typeof entry !== 'string' || parseNetwork(entry.trim()) === null) {
+/** The schema has checked the shape (strings, at most 100); each must also be an address or a CIDR. */
+function checkAddresses(value: readonly string[]): string[] {
+  return value.map((entry) => {
+    if (parseNetwork(entry.trim()) === null) {
       throw new OperatorError('invalid', `allowedAddresses: ${JSON.stringify(entry)} is not an IP address or CIDR`);
     }
     return entry.trim();
   });
 }
 
-function checkMaxContacts(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONTACTS_LIMIT) {
-    throw new OperatorError('invalid', `maxContacts: must be an integer in 1..${MAX_CONTACTS_LIMIT}`);
-  }
-  return value;
-}
+const checkInput = checker(AccountInputSchema, 'an account');
+const checkPatch = checker(AccountPatchSchema, 'the patch');
 
-function checkAlgorithms(value: unknown): DigestAlgorithm[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new OperatorError('invalid', `algorithms: must be a non-empty list of ${DIGEST_ALGORITHMS.join(', ')}`);
-  }
-  const seen = new Set<DigestAlgorithm>();
-  for (const alg of value as unknown[]) {
-    if (!DIGEST_ALGORITHMS.includes(alg as DigestAlgorithm)) {
-      throw new OperatorError(
-        'invalid',
-        `algorithms: ${JSON.stringify(alg)} is not one of ${DIGEST_ALGORITHMS.join(', ')}`,
-      );
-    }
-    if (seen.has(alg as DigestAlgorithm))
-      throw new OperatorError('invalid', `algorithms: ${String(alg)} is listed twice`);
-    seen.add(alg as DigestAlgorithm);
-  }
-  return [...seen];
-}
-
-function checkBoolean(field: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new OperatorError('invalid', `${field}: must be true or false`);
-  return value;
-}
-
-/** Validates an untrusted create request (an HTTP body or an import line); unknown fields are refused by name. */
+/**
+ * Validates an untrusted create request (an HTTP body, an import line, a console form) against the one schema,
+ * src/domain/account-input.ts; unknown fields are refused by name. What a schema cannot say (an IP or CIDR) is checked
+ * here.
+ */
 export function parseAccountInput(value: unknown): AccountInput {
-  if (!isRecord(value)) throw new OperatorError('invalid', 'an account must be a JSON object');
-  for (const key of Object.keys(value)) {
-    if (!INPUT_FIELDS.has(key)) throw new OperatorError('invalid', `${key}: unknown field`);
-  }
-  const input: AccountInput = { username: checkUserToken('username', value.username) };
-  if (value.domain !== undefined) {
-    if (typeof value.domain !== 'string' || value.domain === '')
-      throw new OperatorError('invalid', 'domain: must be a string');
-    input.domain = value.domain;
-  }
-  if (value.authId !== undefined) input.authId = checkUserToken('authId', value.authId);
-  if (value.password !== undefined) {
-    if (typeof value.password !== 'string') throw new OperatorError('invalid', 'password: must be a string');
-    input.password = value.password;
-  }
-  if (value.authType !== undefined) {
-    if (value.authType !== 'digest' && value.authType !== 'ip')
-      throw new OperatorError('invalid', "authType: must be 'digest' or 'ip'");
-    input.authType = value.authType;
-  }
-  if (value.allowedAddresses !== undefined) input.allowedAddresses = checkAddresses(value.allowedAddresses);
-  if (value.enabled !== undefined) input.enabled = checkBoolean('enabled', value.enabled);
-  if (value.maxContacts !== undefined) input.maxContacts = checkMaxContacts(value.maxContacts);
-  if (value.algorithms !== undefined) input.algorithms = checkAlgorithms(value.algorithms);
+  const r = checkInput(value);
+  if (!r.ok) throw new OperatorError('invalid', r.problem);
+  const input = { ...r.value };
+  if (input.allowedAddresses !== undefined) input.allowedAddresses = checkAddresses(input.allowedAddresses);
   return input;
 }
 
 /** Validates an untrusted patch. maxContacts and algorithms may be null: back to the registrar's default. */
 export function parsePatch(value: unknown): AccountPatch {
-  if (!isRecord(value)) throw new OperatorError('invalid', 'the patch must be a JSON object');
-  for (const key of Object.keys(value)) {
-    if (!PATCH_FIELDS.has(key)) throw new OperatorError('invalid', `${key}: unknown field (or not changeable)`);
-  }
-  const patch: { -readonly [K in keyof AccountPatch]: AccountPatch[K] } = {};
-  if (value.enabled !== undefined) patch.enabled = checkBoolean('enabled', value.enabled);
-  if (value.allowedAddresses !== undefined) patch.allowedAddresses = checkAddresses(value.allowedAddresses);
-  if (value.maxContacts !== undefined)
-    patch.maxContacts = value.maxContacts === null ? null : checkMaxContacts(value.maxContacts);
-  if (value.algorithms !== undefined)
-    patch.algorithms = value.algorithms === null ? null : checkAlgorithms(value.algorithms);
-  if (Object.keys(patch).length === 0) throw new OperatorError('invalid', 'nothing to change');
+  if (isRecord(value) && Object.keys(value).length === 0) throw new OperatorError('invalid', 'nothing to change');
+  const r = checkPatch(value);
+  if (!r.ok) throw new OperatorError('invalid', r.problem);
+  const patch = { ...r.value };
+  if (patch.allowedAddresses !== undefined) patch.allowedAddresses = checkAddresses(patch.allowedAddresses);
   return patch;
 }
