@@ -1,150 +1,177 @@
 /**
  * Configuration: a JSON file (CONFIG_FILE, default config/default.json) overlaid by environment variables, which win.
- * Every key is checked here, once, at start; a bad value stops start-up with one line naming the key (exit code 2).
+ * One schema (TypeBox) gives the Config type, every default and every check; a bad value stops start-up with one line
+ * naming the key (exit code 2). Cross-key rules, which no single key's schema can state, follow it.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { DigestAlgorithm } from './domain/types.js';
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { DIGEST_ALGORITHMS } from './domain/types.js';
 
-export type Port = number | 'off';
-
-export interface Config {
-  sip: {
-    host: string;
-    udpPort: Port;
-    tcpPort: Port;
-    tlsPort: Port;
-    /** SIP over WebSocket (RFC 7118), ws:// and (with the TLS certificate) wss://. */
-    wsPort: Port;
-    wssPort: Port;
-    ws: {
-      /** Origins a browser page may connect from; empty: any. */
-      allowedOrigins: string[];
-      /** Ping interval; a connection that misses one pong is closed (and its flows end). */
-      pingIntervalSec: number;
-    };
-    tlsCert: string | null;
-    tlsKey: string | null;
-    domains: string[];
-    serverName: string;
-    limits: {
-      maxMessageBytes: number;
-      maxHeaders: number;
-      maxLineLength: number;
-      maxBufferedBytes: number;
-      maxConnections: number;
-      maxConnectionsPerAddress: number;
-      idleTimeoutSec: number;
-      tlsHandshakeTimeoutSec: number;
-      messageTimeoutSec: number;
-    };
-    transactions: { maxEntries: number; timerJSec: number };
-    /** Per-source-address REGISTER rate limit (like Kamailio's pike); 0 disables. */
-    rateLimit: { requestsPerSec: number; burst: number };
-    /** SIP worker processes (node:cluster); more than 1 needs Redis, the state they share. */
-    workers: number;
-  };
-  registrar: {
-    /** Challenge order: one WWW-Authenticate each. Default MD5 alone, what every phone understands. */
-    algorithms: DigestAlgorithm[];
-    /** Per-domain challenge order (opt-in SHA-256 / SHA-512-256 for a domain whose phones take them). */
-    domainAlgorithms: Record<string, DigestAlgorithm[]>;
-    /** Authentication-Info carries nextnonce (RFC 2617 3.2.3). Off: several phones answer it without qop. */
-    nextNonce: boolean;
-    minExpires: number;
-    maxExpires: number;
-    defaultExpires: number;
-    maxContacts: number;
-    maxContactsPolicy: 'reject' | 'replace-oldest';
-    nonceLifetimeSec: number;
-    /** HMAC key for stateless nonces. null: a secret kept in the store, shared by every instance. */
-    nonceSecret: string | null;
-    /** The configured secret before a rotation by hand: still verifies for one nonce lifetime after start. */
-    previousNonceSecret: string | null;
-    passwordGraceSec: number;
-    /** Seconds what was read for an AOR is trusted between REGISTERs (commits still check the store); 0 = always read. */
-    cacheSec: number;
-  };
-  lockout: {
-    extension: { threshold: number; lockSec: number };
-    address: { threshold: number; windowSec: number; lockSec: number };
-    escalation: { windowSec: number; factor: number; permanentAfter: number };
-    trustedNetworks: string[];
-  };
-  passwords: { minLength: number; forbidUsername: boolean };
-  redisUrl: string | null;
-  /** Redis through Sentinel (instead of redisUrl): `host:port` of each sentinel, and the master's name. */
-  redisSentinels: string[];
-  redisSentinelName: string | null;
-  /** Redis Cluster seed nodes (instead of redisUrl): `host:port` of some of its nodes; ioredis finds the rest. */
-  redisClusterNodes: string[];
-  /** Replicas that must have a registration (Redis WAIT) before its 200; 0: do not wait. */
-  redisWaitReplicas: number;
-  /** How long to wait for them; past it the REGISTER gets 503, never a 200 for a write that may be lost. */
-  redisWaitTimeoutMs: number;
-  admin: { host: string; port: number; token: string | null };
-  log: { level: string };
-}
-
-export const DEFAULT_CONFIG: Config = {
-  sip: {
-    host: '0.0.0.0',
-    udpPort: 5060,
-    tcpPort: 5060,
-    tlsPort: 5061,
-    wsPort: 5066,
-    wssPort: 7443,
-    ws: { allowedOrigins: [], pingIntervalSec: 30 },
-    tlsCert: null,
-    tlsKey: null,
-    domains: ['localhost'],
-    serverName: 'sipreg',
-    limits: {
-      maxMessageBytes: 65_535,
-      maxHeaders: 256,
-      maxLineLength: 8_192,
-      maxBufferedBytes: 131_072,
-      maxConnections: 10_000,
-      maxConnectionsPerAddress: 100,
-      idleTimeoutSec: 300,
-      tlsHandshakeTimeoutSec: 10,
-      messageTimeoutSec: 10,
+// Formats a pattern cannot say, checked in code; each has the message a refusal gives.
+const FORMATS: Record<string, { check: (s: string) => boolean; message: string }> = {
+  host: {
+    check: (s) => isIP(s) !== 0 || /^[A-Za-z0-9.-]+$/.test(s),
+    message: 'must be an IP address or host name',
+  },
+  domain: {
+    check: (s) =>
+      isIP(s) !== 0 ||
+      /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/.test(s),
+    message: 'must be a domain name or IP address',
+  },
+  network: {
+    check: (s) => {
+      const [addr, bits, extra] = s.split('/');
+      const family = isIP(addr ?? '');
+      const maxBits = family === 6 ? 128 : 32;
+      return (
+        family !== 0 && extra === undefined && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits))
+      );
     },
-    transactions: { maxEntries: 200_000, timerJSec: 32 },
-    rateLimit: { requestsPerSec: 0, burst: 0 },
-    workers: 1,
+    message: 'must be an IP address or CIDR',
   },
-  registrar: {
-    algorithms: ['MD5'],
-    domainAlgorithms: {},
-    nextNonce: false,
-    minExpires: 60,
-    maxExpires: 7200,
-    defaultExpires: 3600,
-    maxContacts: 10,
-    maxContactsPolicy: 'reject',
-    nonceLifetimeSec: 300,
-    nonceSecret: null,
-    previousNonceSecret: null,
-    passwordGraceSec: 86_400,
-    cacheSec: 5,
+  /** An Origin (RFC 6454 serialisation): scheme://host[:port], no path. */
+  origin: {
+    check: (s) => /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/.test(s),
+    message: 'must be an origin such as https://phone.example.com',
   },
-  lockout: {
-    extension: { threshold: 5, lockSec: 900 },
-    address: { threshold: 20, windowSec: 600, lockSec: 900 },
-    escalation: { windowSec: 86_400, factor: 2, permanentAfter: 0 },
-    trustedNetworks: [],
+  'redis-url': { check: (s) => /^rediss?:\/\//.test(s), message: 'must be a redis:// or rediss:// URL' },
+  /** `host:port` (IPv6 in brackets). */
+  'host-port': {
+    check: (s) => {
+      const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(s);
+      return m !== null && Number(m[2]) <= 65535;
+    },
+    message: 'must be host:port',
   },
-  passwords: { minLength: 12, forbidUsername: true },
-  redisUrl: null,
-  redisSentinels: [],
-  redisSentinelName: null,
-  redisClusterNodes: [],
-  redisWaitReplicas: 0,
-  redisWaitTimeoutMs: 500,
-  admin: { host: '127.0.0.1', port: 8080, token: null },
-  log: { level: 'info' },
+  /** A nonce HMAC key: at least 16 bytes, as the nonce module requires. */
+  secret: { check: (s) => Buffer.byteLength(s, 'utf8') >= 16, message: 'must be at least 16 bytes' },
 };
+for (const [name, f] of Object.entries(FORMATS)) FormatRegistry.Set(name, f.check);
+
+// Building blocks. Every leaf carries its default; objects default to {} so a file may leave any part out.
+const int = (minimum: number, maximum: number, dflt: number) => Type.Integer({ minimum, maximum, default: dflt });
+const num = (minimum: number, maximum: number, dflt: number) => Type.Number({ minimum, maximum, default: dflt });
+const bool = (dflt: boolean) => Type.Boolean({ default: dflt });
+const text = (format?: string) => Type.String({ minLength: 1, ...(format ? { format } : {}) });
+const nullable = (format?: string) => Type.Union([text(format), Type.Null()], { default: null });
+const oneOf = <T extends string>(values: readonly T[], dflt: T) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { default: dflt },
+  );
+const list = <T extends TSchema>(
+  item: T,
+  dflt: Array<Static<T>> = [],
+  opts: { minItems?: number; uniqueItems?: boolean } = {},
+) => Type.Array(item, { default: dflt, ...opts });
+const group = <P extends Record<string, TSchema>>(properties: P) =>
+  Type.Object(properties, { additionalProperties: false, default: {} });
+/** A port: 0 = any free port; "off" = that listener disabled. */
+const port = (dflt: number) =>
+  Type.Union([Type.Integer({ minimum: 0, maximum: 65_535 }), Type.Literal('off')], { default: dflt });
+const algorithmList = (dflt: Array<(typeof DIGEST_ALGORITHMS)[number]>) =>
+  list(Type.Union(DIGEST_ALGORITHMS.map((a) => Type.Literal(a))), dflt, { minItems: 1, uniqueItems: true });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ConfigSchema = group({
+  sip: group({
+    host: Type.String({ format: 'host', default: '0.0.0.0' }),
+    udpPort: port(5060),
+    tcpPort: port(5060),
+    tlsPort: port(5061),
+    /** SIP over WebSocket (RFC 7118), ws:// and (with the TLS certificate) wss://. */
+    wsPort: port(5066),
+    wssPort: port(7443),
+    ws: group({
+      /** Origins a browser page may connect from; empty: any. */
+      allowedOrigins: list(text('origin')),
+      /** Ping interval; a connection that misses one pong is closed (and its flows end). */
+      pingIntervalSec: int(1, 3600, 30),
+    }),
+    tlsCert: nullable(),
+    tlsKey: nullable(),
+    domains: list(text('domain'), ['localhost'], { minItems: 1, uniqueItems: true }),
+    serverName: Type.String({ minLength: 1, default: 'sipreg' }),
+    limits: group({
+      maxMessageBytes: int(1_024, 1_048_576, 65_535),
+      maxHeaders: int(8, 10_000, 256),
+      maxLineLength: int(256, 1_048_576, 8_192),
+      maxBufferedBytes: int(1_024, 16_777_216, 131_072),
+      maxConnections: int(1, 1_000_000, 10_000),
+      maxConnectionsPerAddress: int(1, 1_000_000, 100),
+      idleTimeoutSec: int(1, 86_400, 300),
+      tlsHandshakeTimeoutSec: int(1, 600, 10),
+      messageTimeoutSec: int(1, 600, 10),
+    }),
+    transactions: group({ maxEntries: int(100, 10_000_000, 200_000), timerJSec: int(0, 600, 32) }),
+    /** Per-source-address REGISTER rate limit (like Kamailio's pike); 0 disables. */
+    rateLimit: group({ requestsPerSec: int(0, 1_000_000, 0), burst: int(0, 10_000_000, 0) }),
+    /** SIP worker processes (node:cluster); more than 1 needs Redis, the state they share. */
+    workers: int(1, 256, 1),
+  }),
+  registrar: group({
+    /** Challenge order: one WWW-Authenticate each. Default MD5 alone, what every phone understands. */
+    algorithms: algorithmList(['MD5']),
+    /** Per-domain challenge order (opt-in SHA-256 / SHA-512-256 for a domain whose phones take them). */
+    domainAlgorithms: Type.Record(Type.String(), algorithmList(['MD5']), { default: {} }),
+    /** Authentication-Info carries nextnonce (RFC 2617 3.2.3). Off: several phones answer it without qop. */
+    nextNonce: bool(false),
+    minExpires: int(1, 86_400, 60),
+    maxExpires: int(1, 604_800, 7200),
+    defaultExpires: int(1, 604_800, 3600),
+    maxContacts: int(1, 1_000, 10),
+    maxContactsPolicy: oneOf(['reject', 'replace-oldest'] as const, 'reject'),
+    nonceLifetimeSec: int(10, 86_400, 300),
+    /** HMAC key for stateless nonces. null: a secret kept in the store, shared by every instance. */
+    nonceSecret: nullable('secret'),
+    /** The configured secret before a rotation by hand: still verifies for one nonce lifetime after start. */
+    previousNonceSecret: nullable('secret'),
+    passwordGraceSec: int(0, 31_536_000, 86_400),
+    /** Seconds what was read for an AOR is trusted between REGISTERs (commits still check the store); 0 = always read. */
+    cacheSec: int(0, 300, 5),
+  }),
+  lockout: group({
+    extension: group({ threshold: int(1, 1_000_000, 5), lockSec: int(1, 31_536_000, 900) }),
+    address: group({
+      threshold: int(1, 1_000_000, 20),
+      windowSec: int(1, 31_536_000, 600),
+      lockSec: int(1, 31_536_000, 900),
+    }),
+    escalation: group({
+      windowSec: int(1, 31_536_000, 86_400),
+      factor: num(1, 1_000, 2),
+      permanentAfter: int(0, 1_000, 0),
+    }),
+    trustedNetworks: list(text('network')),
+  }),
+  passwords: group({ minLength: int(4, 256, 12), forbidUsername: bool(true) }),
+  redisUrl: nullable('redis-url'),
+  /** Redis through Sentinel (instead of redisUrl): `host:port` of each sentinel, and the master's name. */
+  redisSentinels: list(text('host-port')),
+  redisSentinelName: nullable(),
+  /** Redis Cluster seed nodes (instead of redisUrl): `host:port` of some of its nodes; ioredis finds the rest. */
+  redisClusterNodes: list(text('host-port')),
+  /** Replicas that must have a registration (Redis WAIT) before its 200; 0: do not wait. */
+  redisWaitReplicas: int(0, 16, 0),
+  /** How long to wait for them; past it the REGISTER gets 503, never a 200 for a write that may be lost. */
+  redisWaitTimeoutMs: int(10, 60_000, 500),
+  admin: group({
+    host: Type.String({ format: 'host', default: '127.0.0.1' }),
+    port: int(0, 65_535, 8080),
+    token: nullable(),
+  }),
+  log: group({ level: oneOf(LOG_LEVELS, 'info') }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+export type Port = Config['sip']['udpPort'];
+
+export const DEFAULT_CONFIG: Config = Value.Default(ConfigSchema, {}) as Config;
 
 export class ConfigError extends Error {
   constructor(
@@ -182,221 +209,101 @@ const ENV_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['TRUSTED_NETWORKS', 'lockout.trustedNetworks'],
 ];
 
-type Check = (value: unknown, key: string) => unknown;
-
 const fail = (key: string, problem: string, value: unknown): never => {
   throw new ConfigError(key, `${problem} (got ${JSON.stringify(value)})`);
 };
-
-/** Accepts numbers and, from the environment, numeric strings. */
-function int(min: number, max: number): Check {
-  return (v, key) => {
-    const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      fail(key, `must be an integer from ${min} to ${max}`, v);
-    }
-    return n;
-  };
-}
-
-function num(min: number, max: number): Check {
-  return (v, key) => {
-    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max)
-      fail(key, `must be a number from ${min} to ${max}`, v);
-    return n;
-  };
-}
-
-const port: Check = (v, key) => {
-  if (v === 'off' || v === false) return 'off';
-  return int(0, 65_535)(v, key);
-};
-
-const str: Check = (v, key) => {
-  if (typeof v !== 'string' || v.length === 0) fail(key, 'must be a non-empty string', v);
-  return v;
-};
-
-const nullableStr: Check = (v, key) => (v === null || v === '' ? null : str(v, key));
-
-const bool: Check = (v, key) => {
-  if (v === true || v === 'true' || v === '1') return true;
-  if (v === false || v === 'false' || v === '0') return false;
-  return fail(key, 'must be true or false', v);
-};
-
-function oneOf(...allowed: string[]): Check {
-  return (v, key) =>
-    typeof v === 'string' && allowed.includes(v) ? v : fail(key, `must be one of ${allowed.join(', ')}`, v);
-}
-
-/** A list from JSON, or a comma-separated string from the environment. */
-function list(item: Check, opts: { nonEmpty?: boolean; unique?: boolean } = {}): Check {
-  return (v, key) => {
-    const arr =
-      typeof v === 'string'
-        ? v
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '')
-        : v;
-    if (!Array.isArray(arr)) return fail(key, 'must be a list', v);
-    if (opts.nonEmpty && arr.length === 0) fail(key, 'must not be empty', v);
-    const out = arr.map((x, i) => item(x, `${key}[${i}]`));
-    if (opts.unique && new Set(out).size !== out.length) fail(key, 'must not repeat a value', v);
-    return out;
-  };
-}
-
-/** An object whose keys pass `keyCheck` and whose values pass `item` (from the file only). */
-function map(keyCheck: Check, item: Check): Check {
-  return (v, key) => {
-    if (!isPlainObject(v)) return fail(key, 'must be an object', v);
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[keyCheck(k, `${key}.${k}`) as string] = item(x, `${key}.${k}`);
-    return out;
-  };
-}
-
-const host: Check = (v, key) => {
-  const s = str(v, key) as string;
-  if (isIP(s) === 0 && !/^[A-Za-z0-9.-]+$/.test(s)) fail(key, 'must be an IP address or host name', v);
-  return s;
-};
-
-const domain: Check = (v, key) => {
-  const s = (str(v, key) as string).toLowerCase();
-  if (!/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(s) && isIP(s) === 0) {
-    fail(key, 'must be a domain name or IP address', v);
-  }
-  return s;
-};
-
-const network: Check = (v, key) => {
-  const s = str(v, key) as string;
-  const [addr, bits, extra] = s.split('/');
-  const family = isIP(addr ?? '');
-  const maxBits = family === 6 ? 128 : 32;
-  if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits))) {
-    fail(key, 'must be an IP address or CIDR', v);
-  }
-  return s;
-};
-
-/** An Origin (RFC 6454 serialisation): scheme://host[:port], no path. */
-const origin: Check = (v, key) => {
-  const s = str(v, key) as string;
-  if (!/^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/.test(s))
-    fail(key, 'must be an origin such as https://phone.example.com', v);
-  return s;
-};
-
-const redisUrl: Check = (v, key) => {
-  const s = nullableStr(v, key);
-  if (s !== null && !/^rediss?:\/\//.test(s as string)) fail(key, 'must be a redis:// or rediss:// URL', v);
-  return s;
-};
-
-/** `host:port` (IPv6 in brackets). */
-const hostPort: Check = (v, key) => {
-  const s = str(v, key) as string;
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/.exec(s);
-  if (m === null || Number(m[2]) > 65535) fail(key, 'must be host:port', v);
-  return s;
-};
-
-const ALGORITHMS = list(oneOf('MD5', 'SHA-256', 'SHA-512-256'), { nonEmpty: true, unique: true });
-
-/** A nonce HMAC key: at least 16 bytes, as the nonce module requires. */
-const secret: Check = (v, key) => {
-  const s = nullableStr(v, key);
-  if (typeof s === 'string' && Buffer.byteLength(s, 'utf8') < 16) fail(key, 'must be at least 16 bytes', '(hidden)');
-  return s;
-};
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** Every key with its check; the shape mirrors Config. */
-const SCHEMA = {
-  sip: {
-    host,
-    udpPort: port,
-    tcpPort: port,
-    tlsPort: port,
-    wsPort: port,
-    wssPort: port,
-    ws: { allowedOrigins: list(origin), pingIntervalSec: int(1, 3600) },
-    tlsCert: nullableStr,
-    tlsKey: nullableStr,
-    domains: list(domain, { nonEmpty: true, unique: true }),
-    serverName: str,
-    limits: {
-      maxMessageBytes: int(1_024, 1_048_576),
-      maxHeaders: int(8, 10_000),
-      maxLineLength: int(256, 1_048_576),
-      maxBufferedBytes: int(1_024, 16_777_216),
-      maxConnections: int(1, 1_000_000),
-      maxConnectionsPerAddress: int(1, 1_000_000),
-      idleTimeoutSec: int(1, 86_400),
-      tlsHandshakeTimeoutSec: int(1, 600),
-      messageTimeoutSec: int(1, 600),
-    },
-    transactions: { maxEntries: int(100, 10_000_000), timerJSec: int(0, 600) },
-    rateLimit: { requestsPerSec: int(0, 1_000_000), burst: int(0, 10_000_000) },
-    workers: int(1, 256),
-  },
-  registrar: {
-    algorithms: ALGORITHMS,
-    domainAlgorithms: map(domain, ALGORITHMS),
-    nextNonce: bool,
-    minExpires: int(1, 86_400),
-    maxExpires: int(1, 604_800),
-    defaultExpires: int(1, 604_800),
-    maxContacts: int(1, 1_000),
-    maxContactsPolicy: oneOf('reject', 'replace-oldest'),
-    nonceLifetimeSec: int(10, 86_400),
-    nonceSecret: secret,
-    previousNonceSecret: secret,
-    passwordGraceSec: int(0, 31_536_000),
-    cacheSec: int(0, 300),
-  },
-  lockout: {
-    extension: { threshold: int(1, 1_000_000), lockSec: int(1, 31_536_000) },
-    address: { threshold: int(1, 1_000_000), windowSec: int(1, 31_536_000), lockSec: int(1, 31_536_000) },
-    escalation: { windowSec: int(1, 31_536_000), factor: num(1, 1_000), permanentAfter: int(0, 1_000) },
-    trustedNetworks: list(network),
-  },
-  passwords: { minLength: int(4, 256), forbidUsername: bool },
-  redisUrl,
-  redisSentinels: list(hostPort),
-  redisSentinelName: nullableStr,
-  redisClusterNodes: list(hostPort),
-  redisWaitReplicas: int(0, 16),
-  redisWaitTimeoutMs: int(10, 60_000),
-  admin: { host, port: int(0, 65_535), token: nullableStr },
-  log: { level: oneOf(...LOG_LEVELS) },
-} as const;
-
-type Schema = { readonly [k: string]: Check | Schema };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Walks the schema over defaults + overrides; an unknown key in the file is an error too (a typo must not pass silently). */
-function resolve(schema: Schema, defaults: unknown, override: unknown, path: string): Record<string, unknown> {
-  if (override !== undefined && !isPlainObject(override)) fail(path || '(root)', 'must be an object', override);
-  const over = (override ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(over)) if (!(k in schema)) fail(path ? `${path}.${k}` : k, 'is not a known key', over[k]);
-  const out: Record<string, unknown> = {};
-  const defs = defaults as Record<string, unknown>;
-  for (const [k, check] of Object.entries(schema)) {
-    const key = path ? `${path}.${k}` : k;
-    out[k] =
-      typeof check === 'function' ? check(k in over ? over[k] : defs[k], key) : resolve(check, defs[k], over[k], key);
+/** The schema at a dotted path (objects only), or null. */
+function schemaAt(path: string): TSchema | null {
+  let node: TSchema = ConfigSchema;
+  for (const part of path.split('.')) {
+    const next = (node as { properties?: Record<string, TSchema> }).properties?.[part];
+    if (next === undefined) return null;
+    node = next;
   }
-  return out;
+  return node;
+}
+
+/** An environment variable's string as the value its key takes: a number, a boolean, a list, null for ''. */
+function fromEnv(raw: string, schema: TSchema | null): unknown {
+  const kind = schema?.type as string | undefined;
+  const v = raw.trim();
+  if (kind === 'array')
+    return v
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  if (kind === 'integer' || kind === 'number') return v !== '' && Number.isFinite(Number(v)) ? Number(v) : raw;
+  if (kind === 'boolean') return v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : raw;
+  const members = (schema?.anyOf as TSchema[] | undefined) ?? [];
+  if (members.some((m) => m.type === 'null') && v === '') return null;
+  if (members.some((m) => m.type === 'integer') && /^-?\d+$/.test(v)) return Number(v);
+  return raw;
+}
+
+/** Unknown keys in the file are errors (a typo must not pass silently); named with their full path. */
+function unknownKeys(value: unknown, schema: TSchema, path: string): void {
+  const props = (schema as { properties?: Record<string, TSchema> }).properties;
+  if (props === undefined || !isPlainObject(value)) return;
+  for (const [k, v] of Object.entries(value)) {
+    const key = path ? `${path}.${k}` : k;
+    const sub = props[k];
+    if (sub === undefined) fail(key, 'is not a known key', v);
+    else unknownKeys(v, sub, key);
+  }
+}
+
+const check = TypeCompiler.Compile(ConfigSchema);
+
+/** `/sip/domains/0` -> `sip.domains[0]`; a record's key stays a dotted part (`registrar.domainAlgorithms.x[0]`). */
+function keyOf(e: ValueError): string {
+  return e.path
+    .split('/')
+    .slice(1)
+    .map((p, i) => (/^\d+$/.test(p) && i > 0 ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`))
+    .join('');
+}
+
+/** The rule a value broke, in words, from its schema. */
+function ruleOf(schema: TSchema): string {
+  const s = schema as Record<string, unknown>;
+  if (typeof s.format === 'string' && FORMATS[s.format]) return FORMATS[s.format]!.message;
+  const members = s.anyOf as TSchema[] | undefined;
+  if (members) {
+    const literals = members.filter((m) => 'const' in m).map((m) => String(m.const));
+    const others = members.filter((m) => !('const' in m) && m.type !== 'null');
+    if (others.length === 0) return `must be one of ${literals.join(', ')}`;
+    const rule = ruleOf(others[0] as TSchema);
+    return literals.length > 0 ? `${rule}, or ${literals.map((l) => `"${l}"`).join(', ')}` : rule;
+  }
+  switch (s.type) {
+    case 'integer':
+      return `must be an integer from ${String(s.minimum)} to ${String(s.maximum)}`;
+    case 'number':
+      return `must be a number from ${String(s.minimum)} to ${String(s.maximum)}`;
+    case 'boolean':
+      return 'must be true or false';
+    case 'string':
+      return 'must be a non-empty string';
+    case 'object':
+      return 'must be an object';
+    default:
+      return 'has the wrong type';
+  }
+}
+
+function problemOf(e: ValueError): string {
+  const s = e.schema as Record<string, unknown>;
+  if (s.type === 'array' && Array.isArray(e.value)) {
+    if (typeof s.minItems === 'number' && e.value.length < s.minItems) return 'must not be empty';
+    if (s.uniqueItems === true) return 'must not repeat a value';
+  }
+  if (s.type === 'array') return 'must be a list';
+  return ruleOf(e.schema);
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -407,6 +314,28 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     node = node[p] as Record<string, unknown>;
   }
   node[parts[parts.length - 1] as string] = value;
+}
+
+/** Checks the merged file + environment against the schema; the first problem becomes the one line. */
+function validate(merged: Record<string, unknown>): Config {
+  unknownKeys(merged, ConfigSchema, '');
+  const value = Value.Default(ConfigSchema, structuredClone(merged)) as Record<string, unknown>;
+  const first = check.Errors(value).First();
+  if (first !== undefined) {
+    const key = keyOf(first) || '(root)';
+    // A secret is never echoed (the schema that failed may be its nullable union).
+    const secret = [first.schema, ...((first.schema.anyOf as TSchema[] | undefined) ?? [])].some(
+      (m) => (m as { format?: string }).format === 'secret',
+    );
+    fail(key, problemOf(first), secret ? '(hidden)' : first.value);
+  }
+  const c = value as Config;
+  // Domains compare without case: kept lower-case.
+  c.sip.domains = c.sip.domains.map((d) => d.toLowerCase());
+  c.registrar.domainAlgorithms = Object.fromEntries(
+    Object.entries(c.registrar.domainAlgorithms).map(([d, a]) => [d.toLowerCase(), a]),
+  );
+  return c;
 }
 
 /** Cross-key rules that no single check can see. */
@@ -476,10 +405,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const merged = structuredClone(fromFile);
   for (const [name, path] of ENV_KEYS) {
     const v = env[name];
-    if (v !== undefined) setPath(merged, path, v);
+    if (v !== undefined) setPath(merged, path, fromEnv(v, schemaAt(path)));
   }
   try {
-    const config = resolve(SCHEMA as unknown as Schema, DEFAULT_CONFIG, merged, '') as unknown as Config;
+    const config = validate(merged);
     crossCheck(config);
     return config;
   } catch (e) {

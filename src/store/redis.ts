@@ -62,12 +62,7 @@ type Client = Redis | Cluster;
  * master; sixteen hash tags spread them (and countBindings sums sixteen ZCOUNTs, only when metrics are read).
  */
 const BEXP_SHARDS = 16;
-/**
- * Index writes wait this long to go out together: under load one ZADD per shard carries a hundred registrations
- * instead of one command each (the commit itself is never delayed). A crash loses at most this much of the index,
- * which only counts bindings and heals as the bindings expire or re-register.
- */
-const INDEX_FLUSH_MS = 20;
+
 
 export interface RedisStoreOptions {
   /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
@@ -104,7 +99,7 @@ export class RedisStore implements Store {
   private readonly lockChains = new Map<string, Promise<unknown>>();
   /** Expiry index writes not yet sent, per shard: member -> score, or null to remove (the last write wins). */
   private readonly pendingIndex = new Map<string, Map<string, number | null>>();
-  private indexTimer: NodeJS.Timeout | null = null;
+  private indexFlush: NodeJS.Immediate | null = null;
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.p = opts.keyPrefix ?? 'sipreg:';
@@ -339,7 +334,10 @@ export class RedisStore implements Store {
 
   /**
    * Queues the change of an AOR's members of its expiry index shard: `removed` binding keys out, `added` bindings
-   * in. Sent within INDEX_FLUSH_MS, batched per shard; every read of the index flushes first.
+   * in. Sent at the end of this event-loop turn, batched per shard: under load one socket read resolves many
+   * commits at once, and one ZADD per shard carries them all instead of one command each (the commit itself is never
+   * delayed). Every read of the index flushes first. A crash loses at most one turn's worth of the index, which only
+   * counts bindings and heals as they expire or re-register.
    */
   private reindex(aor: string, removed: readonly string[], added: readonly Binding[]): void {
     if (removed.length === 0 && added.length === 0) return;
@@ -348,13 +346,13 @@ export class RedisStore implements Store {
     if (pending === undefined) this.pendingIndex.set(shard, (pending = new Map()));
     for (const k of removed) pending.set(`${aor}|${k}`, null);
     for (const b of added) pending.set(`${aor}|${b.key}`, b.expiresAt);
-    this.indexTimer ??= setTimeout(() => void this.flushIndex(), INDEX_FLUSH_MS);
+    this.indexFlush ??= setImmediate(() => void this.flushIndex());
   }
 
   /** Sends the queued index writes: per shard one ZREM and one ZADD (plain commands, in order on the connection). */
   private flushIndex(): Promise<unknown> {
-    if (this.indexTimer !== null) clearTimeout(this.indexTimer);
-    this.indexTimer = null;
+    if (this.indexFlush !== null) clearImmediate(this.indexFlush);
+    this.indexFlush = null;
     const writes: Array<Promise<unknown>> = [];
     for (const [shard, pending] of this.pendingIndex) {
       const gone: string[] = [];
