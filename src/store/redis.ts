@@ -63,7 +63,6 @@ type Client = Redis | Cluster;
  */
 const BEXP_SHARDS = 16;
 
-
 export interface RedisStoreOptions {
   /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
   waitReplicas?: number;
