@@ -1,5 +1,6 @@
 /**
- * `sipreg`: the operator's command line over the admin HTTP API.
+ * `sipreg`: the operator's command line over the admin HTTP API, built with commander from one table: each verb is
+ * declared once, with its arguments, options, help and what it does.
  *
  * Exit codes: 0 ok, 1 the API refused (its error message is printed), 2 usage, 3 server unreachable, 4 unauthorized.
  * Tables for people, `--json` for scripts. The token comes from ADMIN_TOKEN only (never an argument: argv is visible
@@ -7,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { csvToNdjson, detectFormat, ImportFileError, jsonlToNdjson, type ImportLines } from './csv.js';
 import type { AccountJson } from './views.js';
 
@@ -25,118 +26,6 @@ class CliError extends Error {
 }
 
 const usageError = (message: string): CliError => new CliError(EXIT.usage, `${message} (see --help)`);
-
-const HELP: Record<string, string> = {
-  '': `sipreg: administer the sipreg SIP registrar through its admin API
-
-usage: sipreg <group> <verb> [arguments] [--json] [--url URL]
-
-groups:
-  accounts    add | import | list | show | passwd | disable | enable | rm
-  bindings    list | clear AOR
-  blacklist   list | clear (--extension AOR | --address IP | --all)
-
-environment:
-  SIPREG_URL    admin API base URL (default http://127.0.0.1:8080)
-  ADMIN_TOKEN   bearer token of the admin API
-
-An AOR is user@domain, or a bare user in the registrar's default domain.
-exit codes: 0 ok, 1 API error, 2 usage, 3 server unreachable, 4 unauthorized
-Run 'sipreg <group> --help' or 'sipreg <group> <verb> --help' for more.`,
-  accounts: `usage: sipreg accounts <verb> ...
-
-  add USER            create an account (a password is generated and shown once unless --password is given)
-  import FILE         bulk create from CSV (header row) or JSONL
-  list                list accounts
-  show AOR            show one account (never its secret)
-  passwd AOR          set a new password (generated unless --password); removes the account's bindings
-  disable AOR         disable (removes the bindings); enable AOR: enable again
-  rm AOR              delete the account and its bindings`,
-  'accounts add': `usage: sipreg accounts add USER [options]
-
-  --domain D            domain (default: the registrar's default domain)
-  --auth-id ID          digest username if not USER
-  --password P          password to set (default: generate one, shown once)
-  --ip ADDR             authenticate by source address instead of password; repeat for several (IP or CIDR)
-  --max-contacts N      bindings allowed at once (1..100)
-  --algorithms LIST     challenge order, e.g. SHA-256,MD5
-  --disabled            create disabled
-  --json                print the API response as JSON`,
-  'accounts import': `usage: sipreg accounts import FILE [--format csv|jsonl] [--json]
-
-CSV needs a header row naming the columns, any of:
-  username,domain,authId,password,authType,allowedAddresses,enabled,maxContacts,algorithms
-(lists inside a cell are separated by ';' or spaces). JSONL: one JSON account object per line.
-Lines without a password get a generated one, printed once. Exit code 1 when any line failed.`,
-  'accounts list': `usage: sipreg accounts list [--limit N] [--cursor AOR] [--all] [--json]
-
-  --limit N     page size (1..1000, default 100)
-  --cursor AOR  start after this AOR (the nextCursor of the previous page)
-  --all         follow every page`,
-  'accounts show': 'usage: sipreg accounts show AOR [--json]',
-  'accounts passwd': `usage: sipreg accounts passwd AOR [--password P] [--json]
-
-Sets the password (generated and shown once unless --password is given). Every binding of the account is removed:
-the phone must be given the new password before it can register again.`,
-  'accounts disable': 'usage: sipreg accounts disable AOR [--json]\n\nDisables the account and removes its bindings.',
-  'accounts enable': 'usage: sipreg accounts enable AOR [--json]',
-  'accounts rm': 'usage: sipreg accounts rm AOR [--json]\n\nDeletes the account, its bindings and its lockout.',
-  bindings: `usage: sipreg bindings <verb> AOR
-
-  list AOR    current bindings (contact, expires, source, transport, user agent)
-  clear AOR   remove every binding of the AOR`,
-  'bindings list': 'usage: sipreg bindings list AOR [--json]',
-  'bindings clear': 'usage: sipreg bindings clear AOR [--json]',
-  blacklist: `usage: sipreg blacklist <verb>
-
-  list                                          locked extensions and addresses
-  clear (--extension AOR | --address IP | --all)  lift a lockout (and reset its counter), or all of them`,
-  'blacklist list': 'usage: sipreg blacklist list [--json]',
-  'blacklist clear': `usage: sipreg blacklist clear (--extension AOR | --address IP | --all) [--json]`,
-};
-
-const VERBS: Record<string, string[]> = {
-  accounts: ['add', 'import', 'list', 'show', 'passwd', 'disable', 'enable', 'rm'],
-  bindings: ['list', 'clear'],
-  blacklist: ['list', 'clear'],
-};
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-const COMMON: Options = {
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  url: { type: 'string' },
-};
-const VERB_OPTIONS: Record<string, Options> = {
-  'accounts add': {
-    domain: { type: 'string' },
-    'auth-id': { type: 'string' },
-    password: { type: 'string' },
-    ip: { type: 'string', multiple: true },
-    'max-contacts': { type: 'string' },
-    algorithms: { type: 'string' },
-    disabled: { type: 'boolean' },
-  },
-  'accounts import': { format: { type: 'string' } },
-  'accounts list': { limit: { type: 'string' }, cursor: { type: 'string' }, all: { type: 'boolean' } },
-  'accounts passwd': { password: { type: 'string' } },
-  'blacklist clear': { extension: { type: 'string' }, address: { type: 'string' }, all: { type: 'boolean' } },
-};
-/** How many positional arguments each verb takes. */
-const POSITIONALS: Record<string, string[]> = {
-  'accounts add': ['USER'],
-  'accounts import': ['FILE'],
-  'accounts list': [],
-  'accounts show': ['AOR'],
-  'accounts passwd': ['AOR'],
-  'accounts disable': ['AOR'],
-  'accounts enable': ['AOR'],
-  'accounts rm': ['AOR'],
-  'bindings list': ['AOR'],
-  'bindings clear': ['AOR'],
-  'blacklist list': [],
-  'blacklist clear': [],
-};
 
 interface Api {
   call(
@@ -261,31 +150,63 @@ const ACCOUNT_HEADERS = ['AOR', 'AUTH', 'ENABLED', 'MAX CONTACTS', 'ALGORITHMS',
 const passwordNotice = (aor: string, password: string): string =>
   `password for ${aor}: ${password}\n(shown once: it cannot be retrieved later, only replaced)`;
 
-interface Invocation {
-  command: string;
-  positionals: string[];
-  values: Record<string, string | boolean | string[] | undefined>;
-  json: boolean;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+interface VerbContext {
   api: Api;
-  out: Out;
+  values: Values;
+  /** The verb's one argument (USER, AOR or FILE), '' when it takes none. */
+  arg: string;
+  print(data: unknown, human: () => string): void;
 }
 
-async function run(inv: Invocation): Promise<number> {
-  const { command, positionals, values, json, api, out } = inv;
-  const arg = positionals[0] as string;
-  const print = (data: unknown, human: () => string): void => out(json ? JSON.stringify(data, null, 2) : human());
+interface Verb {
+  name: string;
+  /** Its positional arguments, as shown in help (`<AOR>`). */
+  args: string[];
+  summary: string;
+  /** More help, after the options. */
+  details?: string;
+  options: Array<{ flags: string; help: string; repeat?: boolean }>;
+  run(ctx: VerbContext): Promise<number>;
+}
 
-  switch (command) {
-    case 'accounts add': {
+const setEnabled =
+  (enabled: boolean) =>
+  async ({ api, arg, print }: VerbContext): Promise<number> => {
+    const account = (await api.call('PATCH', `/api/v1/accounts/${path(arg)}`, { enabled })) as AccountJson;
+    print(account, () => (enabled ? `enabled ${account.aor}` : `disabled ${account.aor}; its bindings were removed`));
+    return EXIT.ok;
+  };
+
+const ACCOUNTS: Verb[] = [
+  {
+    name: 'add',
+    args: ['<USER>'],
+    summary: 'create an account (a password is generated and shown once unless --password is given)',
+    options: [
+      { flags: '--domain <D>', help: "domain (default: the registrar's default domain)" },
+      { flags: '--auth-id <ID>', help: 'digest username if not USER' },
+      { flags: '--password <P>', help: 'password to set (default: generate one, shown once)' },
+      {
+        flags: '--ip <ADDR>',
+        help: 'authenticate by source address (IP or CIDR) instead of password; repeat for several',
+        repeat: true,
+      },
+      { flags: '--max-contacts <N>', help: 'bindings allowed at once (1..100)' },
+      { flags: '--algorithms <LIST>', help: 'challenge order, e.g. SHA-256,MD5' },
+      { flags: '--disabled', help: 'create disabled' },
+    ],
+    async run({ api, values, print, arg }) {
       const body: Record<string, unknown> = { username: arg };
       if (values.domain !== undefined) body.domain = values.domain;
-      if (values['auth-id'] !== undefined) body.authId = values['auth-id'];
+      if (values.authId !== undefined) body.authId = values.authId;
       if (values.password !== undefined) body.password = values.password;
       if (values.ip !== undefined) {
         body.authType = 'ip';
         body.allowedAddresses = values.ip;
       }
-      if (values['max-contacts'] !== undefined) body.maxContacts = toInteger('--max-contacts', values['max-contacts']);
+      if (values.maxContacts !== undefined) body.maxContacts = toInteger('--max-contacts', values.maxContacts);
       if (values.algorithms !== undefined)
         body.algorithms = String(values.algorithms)
           .split(/[,\s]+/)
@@ -299,8 +220,18 @@ async function run(inv: Invocation): Promise<number> {
         ].join('\n'),
       );
       return EXIT.ok;
-    }
-    case 'accounts import': {
+    },
+  },
+  {
+    name: 'import',
+    args: ['<FILE>'],
+    summary: 'bulk create from CSV (header row) or JSONL',
+    details: `CSV needs a header row naming the columns, any of:
+  username,domain,authId,password,authType,allowedAddresses,enabled,maxContacts,algorithms
+(lists inside a cell are separated by ';' or spaces). JSONL: one JSON account object per line.
+Lines without a password get a generated one, printed once. Exit code 1 when any line failed.`,
+    options: [{ flags: '--format <F>', help: 'csv or jsonl (default: from the name and content)' }],
+    async run({ api, values, print, arg }) {
       let text: string;
       try {
         text = await readFile(arg, 'utf8');
@@ -346,8 +277,18 @@ async function run(inv: Invocation): Promise<number> {
         return parts.join('\n');
       });
       return mapped.errors.length > 0 ? EXIT.api : EXIT.ok;
-    }
-    case 'accounts list': {
+    },
+  },
+  {
+    name: 'list',
+    args: [],
+    summary: 'list accounts',
+    options: [
+      { flags: '--limit <N>', help: 'page size (1..1000, default 100)' },
+      { flags: '--cursor <AOR>', help: 'start after this AOR (the nextCursor of the previous page)' },
+      { flags: '--all', help: 'follow every page' },
+    ],
+    async run({ api, values, print }) {
       const limit = values.limit === undefined ? undefined : toInteger('--limit', values.limit);
       let cursor = typeof values.cursor === 'string' ? values.cursor : null;
       const items: AccountJson[] = [];
@@ -370,13 +311,27 @@ async function run(inv: Invocation): Promise<number> {
         return nextCursor === null ? body : `${body}\n(more: --cursor ${nextCursor}, or --all)`;
       });
       return EXIT.ok;
-    }
-    case 'accounts show': {
+    },
+  },
+  {
+    name: 'show',
+    args: ['<AOR>'],
+    summary: 'show one account (never its secret)',
+    options: [],
+    async run({ api, print, arg }) {
       const account = (await api.call('GET', `/api/v1/accounts/${path(arg)}`)) as AccountJson;
       print(account, () => showAccount(account));
       return EXIT.ok;
-    }
-    case 'accounts passwd': {
+    },
+  },
+  {
+    name: 'passwd',
+    args: ['<AOR>'],
+    summary: "set a new password (generated unless --password); removes the account's bindings",
+    details:
+      'Every binding of the account is removed: the phone must be given the new password before it can register again.',
+    options: [{ flags: '--password <P>', help: 'password to set (default: generate one, shown once)' }],
+    async run({ api, values, print, arg }) {
       const body = values.password === undefined ? {} : { password: values.password };
       const res = (await api.call('PUT', `/api/v1/accounts/${path(arg)}/password`, body)) as {
         account: AccountJson;
@@ -389,20 +344,36 @@ async function run(inv: Invocation): Promise<number> {
         ].join('\n'),
       );
       return EXIT.ok;
-    }
-    case 'accounts disable':
-    case 'accounts enable': {
-      const enabled = command === 'accounts enable';
-      const account = (await api.call('PATCH', `/api/v1/accounts/${path(arg)}`, { enabled })) as AccountJson;
-      print(account, () => (enabled ? `enabled ${account.aor}` : `disabled ${account.aor}; its bindings were removed`));
-      return EXIT.ok;
-    }
-    case 'accounts rm': {
+    },
+  },
+  {
+    name: 'disable',
+    args: ['<AOR>'],
+    summary: 'disable the account and remove its bindings',
+    options: [],
+    run: setEnabled(false),
+  },
+  { name: 'enable', args: ['<AOR>'], summary: 'enable the account again', options: [], run: setEnabled(true) },
+  {
+    name: 'rm',
+    args: ['<AOR>'],
+    summary: 'delete the account, its bindings and its lockout',
+    options: [],
+    async run({ api, print, arg }) {
       await api.call('DELETE', `/api/v1/accounts/${path(arg)}`);
       print({ deleted: arg }, () => `deleted ${arg}`);
       return EXIT.ok;
-    }
-    case 'bindings list': {
+    },
+  },
+];
+
+const BINDINGS: Verb[] = [
+  {
+    name: 'list',
+    args: ['<AOR>'],
+    summary: 'current bindings (contact, expires, source, transport, user agent)',
+    options: [],
+    async run({ api, print, arg }) {
       const res = (await api.call('GET', `/api/v1/accounts/${path(arg)}/bindings`)) as {
         aor: string;
         bindings: Array<{
@@ -431,16 +402,31 @@ async function run(inv: Invocation): Promise<number> {
             ),
       );
       return EXIT.ok;
-    }
-    case 'bindings clear': {
+    },
+  },
+  {
+    name: 'clear',
+    args: ['<AOR>'],
+    summary: 'remove every binding of the AOR',
+    options: [],
+    async run({ api, print, arg }) {
       const res = (await api.call('DELETE', `/api/v1/accounts/${path(arg)}/bindings`)) as {
         aor: string;
         removed: number;
       };
       print(res, () => `${res.aor}: removed ${res.removed} binding${res.removed === 1 ? '' : 's'}`);
       return EXIT.ok;
-    }
-    case 'blacklist list': {
+    },
+  },
+];
+
+const BLACKLIST: Verb[] = [
+  {
+    name: 'list',
+    args: [],
+    summary: 'locked extensions and addresses',
+    options: [],
+    async run({ api, print }) {
       const res = (await api.call('GET', '/api/v1/blacklist')) as {
         extensions: Array<{ aor: string; failures: number; lockedUntil: string | null; lastAddress: string | null }>;
         addresses: Array<{ address: string; failures: number; lockedUntil: string | null }>;
@@ -465,8 +451,18 @@ async function run(inv: Invocation): Promise<number> {
         ].join('\n'),
       );
       return EXIT.ok;
-    }
-    case 'blacklist clear': {
+    },
+  },
+  {
+    name: 'clear',
+    args: [],
+    summary: 'lift a lockout (and reset its counter): exactly one of --extension, --address, --all',
+    options: [
+      { flags: '--extension <AOR>', help: 'the extension (user@domain, or user) to lift' },
+      { flags: '--address <IP>', help: 'the source address to lift' },
+      { flags: '--all', help: 'every lockout' },
+    ],
+    async run({ api, values, print }) {
       const chosen = [values.extension, values.address, values.all === true ? true : undefined].filter(
         (v) => v !== undefined,
       );
@@ -483,10 +479,74 @@ async function run(inv: Invocation): Promise<number> {
         print(res, () => `lifted ${res.lifted} lockout${res.lifted === 1 ? '' : 's'}`);
       }
       return EXIT.ok;
+    },
+  },
+];
+
+const GROUPS: Array<{ name: string; verbs: Verb[] }> = [
+  { name: 'accounts', verbs: ACCOUNTS },
+  { name: 'bindings', verbs: BINDINGS },
+  { name: 'blacklist', verbs: BLACKLIST },
+];
+
+const ENVIRONMENT = `
+environment:
+  SIPREG_URL    admin API base URL (default http://127.0.0.1:8080)
+  ADMIN_TOKEN   bearer token of the admin API
+
+An AOR is user@domain, or a bare user in the registrar's default domain.
+exit codes: 0 ok, 1 API error, 2 usage, 3 server unreachable, 4 unauthorized`;
+
+/** The command tree: every group and verb from the tables above; what a verb returns is left in `result.code`. */
+function program(env: NodeJS.ProcessEnv, out: Out, err: Out, result: { code: number }): Command {
+  // An error, or the help shown for a missing command, goes to stderr as one block starting 'sipreg: '.
+  let firstErr = true;
+  const writeErr = (s: string): void => {
+    err(`${firstErr ? 'sipreg: ' : ''}${s.replace(/^error: /, '').trimEnd()}`);
+    firstErr = false;
+  };
+  const configure = (c: Command): Command =>
+    c
+      .exitOverride()
+      .helpCommand(false)
+      .configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr, outputError: (s, write) => write(s) })
+      // 'usage:' and 'options:' in lower case, as the rest of sipreg's output.
+      .configureHelp({ styleTitle: (t) => t.toLowerCase() });
+  const root = configure(new Command('sipreg'))
+    .description('administer the sipreg SIP registrar through its admin API')
+    .addHelpText('after', ENVIRONMENT);
+  for (const g of GROUPS) {
+    const group = configure(root.command(g.name)).description(g.verbs.map((v) => v.name).join(' | '));
+    for (const v of g.verbs) {
+      const cmd = configure(group.command(v.name)).description(v.summary);
+      for (const a of v.args) cmd.argument(a);
+      for (const o of v.options) {
+        const opt = new Option(o.flags, o.help);
+        cmd.addOption(o.repeat ? opt.argParser((x: string, prev: string[] = []) => [...prev, x]) : opt);
+      }
+      cmd.option('--json', 'print the API response as JSON').option('--url <URL>', 'admin API base URL (SIPREG_URL)');
+      if (v.details !== undefined) cmd.addHelpText('after', `\n${v.details}`);
+      cmd.action(async (...params: unknown[]) => {
+        const values = (params[v.args.length] ?? {}) as Values;
+        const arg = v.args.length > 0 ? String(params[0]) : '';
+        const baseUrl = typeof values.url === 'string' ? values.url : (env.SIPREG_URL ?? 'http://127.0.0.1:8080');
+        try {
+          const u = new URL(baseUrl);
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+        } catch {
+          throw usageError(`SIPREG_URL ${JSON.stringify(baseUrl)} is not an http(s) URL`);
+        }
+        const json = values.json === true;
+        result.code = await v.run({
+          api: makeApi(baseUrl, env.ADMIN_TOKEN),
+          values,
+          arg,
+          print: (data, human) => out(json ? JSON.stringify(data, null, 2) : human()),
+        });
+      });
     }
-    default:
-      throw usageError(`unknown command ${command}`);
   }
+  return root;
 }
 
 const sourceText = (address: string, port: number): string =>
@@ -498,79 +558,15 @@ function toInteger(option: string, value: unknown): number {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv, out: Out, err: Out): Promise<number> {
+  const result = { code: EXIT.ok as number };
   try {
-    // A lenient first pass finds the group and verb wherever options are (string options consume their values).
-    const allOptions: Options = Object.assign({}, COMMON, ...Object.values(VERB_OPTIONS));
-    const [group, verb] = parseArgs({
-      args: argv,
-      options: allOptions,
-      allowPositionals: true,
-      strict: false,
-    }).positionals;
-    const wantsHelp = argv.includes('--help') || argv.includes('-h');
-    if (group === undefined) {
-      if (wantsHelp || argv.length === 0) {
-        (wantsHelp ? out : err)(HELP[''] as string);
-        return wantsHelp ? EXIT.ok : EXIT.usage;
-      }
-      throw usageError('missing command');
-    }
-    const verbs = VERBS[group];
-    if (verbs === undefined) throw usageError(`unknown command group ${JSON.stringify(group)}`);
-    if (verb === undefined) {
-      if (wantsHelp) {
-        out(HELP[group] as string);
-        return EXIT.ok;
-      }
-      throw usageError(`${group} needs a verb: ${verbs.join(', ')}`);
-    }
-    if (!verbs.includes(verb))
-      throw usageError(`unknown verb ${JSON.stringify(verb)} for ${group} (${verbs.join(', ')})`);
-    const command = `${group} ${verb}`;
-
-    let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
-    try {
-      parsed = parseArgs({
-        args: argv,
-        options: { ...COMMON, ...(VERB_OPTIONS[command] ?? {}) },
-        allowPositionals: true,
-        strict: true,
-      }) as typeof parsed;
-    } catch (e) {
-      throw usageError(e instanceof Error ? e.message : String(e));
-    }
-    if (parsed.values.help === true) {
-      out(HELP[command] ?? HELP[group] ?? '');
-      return EXIT.ok;
-    }
-    // The first two positionals are the group and verb (options may come anywhere).
-    const positionals = parsed.positionals.slice(2);
-    const expected = POSITIONALS[command] ?? [];
-    if (positionals.length !== expected.length) {
-      throw usageError(
-        expected.length === 0
-          ? `${command} takes no arguments`
-          : `${command} needs ${expected.join(' ')}${positionals.length > expected.length ? ' only' : ''}`,
-      );
-    }
-
-    const baseUrl =
-      typeof parsed.values.url === 'string' ? parsed.values.url : (env.SIPREG_URL ?? 'http://127.0.0.1:8080');
-    try {
-      const u = new URL(baseUrl);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-    } catch {
-      throw usageError(`SIPREG_URL ${JSON.stringify(baseUrl)} is not an http(s) URL`);
-    }
-    return await run({
-      command,
-      positionals,
-      values: parsed.values,
-      json: parsed.values.json === true,
-      api: makeApi(baseUrl, env.ADMIN_TOKEN),
-      out,
-    });
+    await program(env, out, err, result).parseAsync(argv, { from: 'user' });
+    return result.code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help asked for is success; help shown for a missing command, and every parse error, is a usage error.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    }
     if (e instanceof CliError) {
       err(`sipreg: ${e.message}`);
       return e.code;
