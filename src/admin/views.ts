@@ -1,26 +1,14 @@
 /**
  * What the admin API shows of the domain objects: explicit field lists (so a secret added to a store type later can
- * never leak by accident) and ISO-8601 times for people.
+ * never leak by accident) and ISO-8601 times for people. The shapes are the response schemas of ./schemas.ts.
  */
+import type { Static } from '@sinclair/typebox';
 import type { AuditEntry, Account, Binding } from '../domain/types.js';
+import type { accountView, bindingView } from './schemas.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export interface AccountJson {
-  aor: string;
-  username: string;
-  domain: string;
-  authId: string;
-  authType: string;
-  allowedAddresses: string[];
-  enabled: boolean;
-  maxContacts: number | null;
-  algorithms: string[] | null;
-  createdAt: string;
-  updatedAt: string;
-  passwordChangedAt: string | null;
-  staleDevice: { address: string; seenAt: string; userAgent: string | null } | null;
-}
+export type AccountJson = Static<typeof accountView>;
 
 export function accountJson(a: Account): AccountJson {
   return {
@@ -47,29 +35,7 @@ export function accountJson(a: Account): AccountJson {
   };
 }
 
-export interface BindingJson {
-  contact: string;
-  params: string;
-  expires: number;
-  expiresAt: string;
-  q: number | null;
-  sourceAddress: string;
-  sourcePort: number;
-  transport: string;
-  userAgent: string | null;
-  path: string[];
-  instance: string | null;
-  regId: number | null;
-  callId: string;
-  cseq: number;
-  registeredAt: string;
-  updatedAt: string;
-  /**
-   * The connection the binding lives on (TCP, TLS, WS, WSS), or null over UDP. live: whether it is open; null when
-   * another instance holds it (only that one can tell).
-   */
-  flow: { connectionId: number; node: string | null; live: boolean | null } | null;
-}
+export type BindingJson = Static<typeof bindingView>;
 
 /** Whether a binding's connection is open: null when this process cannot tell. */
 export type FlowLiveness = (b: Binding) => boolean | null;
