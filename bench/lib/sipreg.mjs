@@ -60,6 +60,24 @@ export function freePort() {
   });
 }
 
+/** @param {number} port @returns {Promise<boolean>} */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port for a Redis Cluster node: its bus listens 10000 higher, so both must be free and below 65536. */
+async function freeClusterPort() {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a Redis Cluster node');
+}
+
 /** @type {Set<string>} */
 const dirs = new Set();
 
@@ -146,7 +164,7 @@ export async function stopChild(c, boundMs = 12_000) {
  */
 export async function startRedis(dir, extraArgs = []) {
   installExitHook();
-  const port = await freePort();
+  const port = extraArgs.includes('--cluster-enabled') ? await freeClusterPort() : await freePort();
   const c = spawn(
     'redis-server',
     [

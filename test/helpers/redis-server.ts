@@ -48,6 +48,27 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for a Cluster node: its cluster bus listens 10000 higher, so the port must stay below 55536 and both must be
+ * free (an ephemeral port from the kernel is often above 55535, which redis-server then refuses).
+ */
+async function freeClusterPort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a Redis Cluster node');
+}
+
 function pingOnce(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host: '127.0.0.1', port });
@@ -172,9 +193,9 @@ export async function startCluster(): Promise<ClusterSetup> {
   const clients = nodes.map((n) => new Redis(n.url, { maxRetriesPerRequest: 1 }).on('error', () => {}));
   const stateOk = async () =>
     (await Promise.all(clients.map((c) => c.cluster('INFO')))).every((i) => /cluster_state:ok/.test(String(i)));
-  const deadline = Date.now() + 20_000;
+  let deadline = Date.now() + 30_000;
   while (!(await stateOk())) {
-    if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok within 20 s');
+    if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok within 30 s');
     await new Promise((r) => setTimeout(r, 100));
   }
   // Every master's replica in sync, so WAIT can count it from the first write.
@@ -182,8 +203,9 @@ export async function startCluster(): Promise<ClusterSetup> {
     (await Promise.all(clients.map((c) => c.info('replication')))).every(
       (i) => !/role:master/.test(i) || /slave0:.*state=online/.test(i),
     );
+  deadline = Date.now() + 30_000;
   while (!(await synced())) {
-    if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not sync within 20 s');
+    if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not sync within 30 s');
     await new Promise((r) => setTimeout(r, 100));
   }
   const byPort = (port: number) => nodes.find((n) => n.port === port) as RedisServerHandle;
@@ -272,8 +294,21 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
   if (bin === null) throw new Error(NOT_FOUND);
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sipreg-redis-'));
-  const port = await freePort();
-  const args = [
+  // Two test files may be handed the same free port at once: a launch that fails is tried again on another.
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.cluster ? await freeClusterPort() : await freePort();
+    const p = managed(bin, redisArgs(port, dir, opts), port);
+    try {
+      await p.launch();
+      return handleOf(port, p, () => ownDir && rmSync(dir, { recursive: true, force: true }));
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
+}
+
+function redisArgs(port: number, dir: string, opts: RedisServerOptions): string[] {
+  return [
     '--port',
     String(port),
     '--bind',
@@ -296,9 +331,6 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
         ]
       : []),
   ];
-  const p = managed(bin, args, port);
-  await p.launch();
-  return handleOf(port, p, () => ownDir && rmSync(dir, { recursive: true, force: true }));
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import type { RedisServerHandle } from '../helpers/redis-server.js';
+import type { ClusterSetup, RedisServerHandle } from '../helpers/redis-server.js';
 import { createAccounts, spawnServer } from '../helpers/server-process.js';
 import { RedisStore, type RedisTarget } from '../../src/store/redis.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
@@ -112,4 +112,27 @@ export async function failoverRun(c: FailoverCase): Promise<{ lost: number; acke
   } finally {
     await store.close();
   }
+}
+
+/** The run on a Redis Cluster: the master of one phone's AOR is killed, so a third of the AORs lose theirs. */
+export function clusterCase(cluster: ClusterSetup, waitReplicas: 0 | 1): FailoverCase {
+  const seeds = cluster.nodeList.split(',');
+  return {
+    waitReplicas,
+    label: 'Cluster',
+    env: { REDIS_CLUSTER_NODES: seeds.join(',') },
+    master: () => cluster.masterOf('sipreg:{fo7@example.com}:b'),
+    affected: async (m, users) => {
+      const owners = await Promise.all(users.map((u) => cluster.masterOf(`sipreg:{${u}@example.com}:b`)));
+      return new Set(users.filter((_, i) => owners[i] === m));
+    },
+    promoted: async (m) => {
+      const deadline = Date.now() + 20_000;
+      while ((await cluster.masters()).includes(m) || (await cluster.masters()).length < 3) {
+        if (Date.now() > deadline) throw new Error('no replica took over within 20 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    target: { cluster: seeds.map((hp) => ({ host: '127.0.0.1', port: Number(hp.split(':')[1]) })) },
+  };
 }

@@ -6,9 +6,10 @@
  * affected AORs gets 503 (never a 200 that a second failure could lose). Each run prints the gap and the 503s it saw.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { startCluster, startSentinelSetup, type ClusterSetup, type SentinelSetup } from '../helpers/redis-server.js';
+import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-server.js';
+import { clusterForSuite } from '../helpers/cluster-suite.js';
 import { killAll } from '../helpers/server-process.js';
-import { failoverRun } from './failover-run.js';
+import { clusterCase, failoverRun } from './failover-run.js';
 
 describe('failover with REDIS_WAIT_REPLICAS=1: Sentinel (1 master, 1 replica, 3 sentinels)', () => {
   let setup: SentinelSetup;
@@ -35,36 +36,8 @@ describe('failover with REDIS_WAIT_REPLICAS=1: Sentinel (1 master, 1 replica, 3 
 });
 
 describe('failover with REDIS_WAIT_REPLICAS=1: Cluster (3 masters, 3 replicas)', () => {
-  let cluster: ClusterSetup;
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-  }, 60_000);
-  afterAll(async () => {
-    killAll();
-    await cluster?.stop();
-  });
-
+  const cluster = clusterForSuite();
   it('a master killed during registrations loses no acknowledged binding', async () => {
-    const seeds = cluster.nodeList.split(',');
-    await failoverRun({
-      waitReplicas: 1,
-      label: 'Cluster',
-      env: { REDIS_CLUSTER_NODES: seeds.join(',') },
-      // The master of one of the phones' AORs: a third of them lose their master.
-      master: () => cluster.masterOf('sipreg:{fo7@example.com}:b'),
-      affected: async (m, users) => {
-        const owners = await Promise.all(users.map((u) => cluster.masterOf(`sipreg:{${u}@example.com}:b`)));
-        return new Set(users.filter((_, i) => owners[i] === m));
-      },
-      promoted: async (m) => {
-        const deadline = Date.now() + 20_000;
-        while ((await cluster.masters()).includes(m) || (await cluster.masters()).length < 3) {
-          if (Date.now() > deadline) throw new Error('no replica took over within 20 s');
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      },
-      target: { cluster: seeds.map((hp) => ({ host: '127.0.0.1', port: Number(hp.split(':')[1]) })) },
-    });
+    await failoverRun(clusterCase(cluster(), 1));
   }, 60_000);
 });

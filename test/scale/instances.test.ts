@@ -6,11 +6,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
+import { clusterForSuite } from '../helpers/cluster-suite.js';
 import {
-  startCluster,
   startRedisServer,
   startSentinelSetup,
-  type ClusterSetup,
   type RedisServerHandle,
   type SentinelSetup,
 } from '../helpers/redis-server.js';
@@ -158,25 +157,17 @@ describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', (
 });
 
 describe('two instances on Redis Cluster (3 masters, 3 replicas)', () => {
-  let cluster: ClusterSetup;
-
-  beforeAll(async () => {
-    cluster = await startCluster();
-  }, 60_000);
-  afterAll(async () => {
-    killAll();
-    await cluster?.stop();
-  });
+  const cluster = clusterForSuite();
 
   twoInstances(() => ({
     // Seeds: two of the six nodes; ioredis learns the rest from CLUSTER SLOTS.
-    REDIS_CLUSTER_NODES: cluster.nodeList.split(',').slice(0, 2).join(','),
+    REDIS_CLUSTER_NODES: cluster().nodeList.split(',').slice(0, 2).join(','),
     REDIS_WAIT_REPLICAS: '1',
     NONCE_SECRET: undefined,
   }));
 
   it("the instances' keys are spread over every master", async () => {
-    const masters = await cluster.masters();
+    const masters = await cluster().masters();
     expect(masters).toHaveLength(3);
     for (const m of masters) {
       const r = new Redis(m.url);

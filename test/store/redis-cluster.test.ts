@@ -20,6 +20,20 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** One binding for the AOR, committed the registrar's way (read the version, commit against it). */
+async function registerOne(store: RedisStore, aor: string, address: string, now: number): Promise<void> {
+  const snap = await store.loadRegistration(aor, address, now);
+  const r = await store.commitRegistration({
+    aor,
+    expectedVersion: snap.version,
+    bindings: [binding('a', now + 600_000)],
+    nonce: null,
+    authenticated: true,
+    now,
+  });
+  expect(r).toBe('ok');
+}
+
 const seeds = () => cluster.nodes.slice(0, 2).map((n) => ({ host: '127.0.0.1', port: n.port }));
 
 storeContract('RedisStore on Redis Cluster', async () => {
@@ -35,16 +49,7 @@ describe('RedisStore on Redis Cluster: placement', () => {
       for (let i = 0; i < 60; i++) {
         const aor = `u${i}@example.com`;
         expect(await store.createAccount(account(aor))).toBe(true);
-        const snap = await store.loadRegistration(aor, `192.0.2.${i}`, now);
-        const r = await store.commitRegistration({
-          aor,
-          expectedVersion: snap.version,
-          bindings: [binding('a', now + 600_000)],
-          nonce: null,
-          authenticated: true,
-          now,
-        });
-        expect(r).toBe('ok');
+        await registerOne(store, aor, `192.0.2.${i}`, now);
       }
       await store.recordFailure({
         aor: 'u1@example.com',
@@ -88,16 +93,7 @@ describe('RedisStore on Redis Cluster: placement', () => {
     try {
       for (const aor of ['alice@example.com', 'bob@example.com', 'carol@example.com']) {
         await store.createAccount(account(aor));
-        const snap = await store.loadRegistration(aor, '192.0.2.1', now);
-        const r = await store.commitRegistration({
-          aor,
-          expectedVersion: snap.version,
-          bindings: [binding('a', now + 600_000)],
-          nonce: null,
-          authenticated: true,
-          now,
-        });
-        expect(r).toBe('ok');
+        await registerOne(store, aor, '192.0.2.1', now);
         // The replica of that slot's master has the binding already: WAIT returned only after it acknowledged.
         const master = await cluster.masterOf(`wait:{${aor}}:b`);
         const m = new Redis(master.url);
