@@ -15,13 +15,35 @@ const PRELUDE = `
 -- tostring() would print 9.007199254741e+15; integers must round-trip exactly.
 local function fmt(n) return string.format('%.0f', n) end
 
--- Removes the AOR's binding hash and bumps its version; returns the removed binding keys, so the caller can take
+-- The AOR's version lives in its binding hash, field '#v' (no binding key starts with '#': they are SIP URIs). It
+-- goes up with every change of the bindings, and with what must invalidate a cached decision (a password change, a
+-- lock that starts). When the hash expires with its last binding the version starts again at 0, which only ever
+-- means "no bindings": a commit expecting 0 finds exactly the state it was decided on.
+local VERSION = '#v'
+-- A version raised without a binding change must outlive every cached snapshot (registrar.cacheSec is at most 300 s):
+-- the hash is kept at least this long, or an expired bump could let a cached decision through.
+local BUMP_TTL_MS = 86400000
+
+local function version(b) return tonumber(redis.call('HGET', b, VERSION) or '0') end
+
+local function bump(b)
+  redis.call('HINCRBY', b, VERSION, 1)
+  if redis.call('PTTL', b) < BUMP_TTL_MS then redis.call('PEXPIRE', b, BUMP_TTL_MS) end
+end
+
+-- Removes every binding of the AOR and bumps its version; returns the removed binding keys, so the caller can take
 -- them out of the expiry index (another slot on Redis Cluster, so not this script's to touch).
-local function dropBindings(b, v)
+local function dropBindings(b)
   local keys = redis.call('HKEYS', b)
+  local v = version(b)
+  local removed = {}
+  for i = 1, #keys do
+    if keys[i] ~= VERSION then removed[#removed + 1] = keys[i] end
+  end
   redis.call('DEL', b)
-  redis.call('INCR', v)
-  return keys
+  redis.call('HSET', b, VERSION, v + 1)
+  redis.call('PEXPIRE', b, BUMP_TTL_MS)
+  return removed
 end
 
 `;
@@ -37,15 +59,13 @@ function script(numberOfKeys: number, body: string): ScriptDef {
 
 export const SCRIPTS = {
   /**
-   * KEYS: acct, b, v, fail -> {acct pairs, binding pairs, version or false, fail pairs}.
-   * What one REGISTER needs of its AOR, read atomically in one command (a MULTI of the same reads costs six).
+   * KEYS: acct, b, fail -> {acct pairs, binding pairs (with the version), fail pairs}.
+   * What one REGISTER needs of its AOR, read atomically in one command (a MULTI of the same reads costs five).
    */
   sipregLoad: script(
-    4,
+    3,
     `
--- 'or false': a nil inside a Lua table would cut the reply short.
-return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('GET', KEYS[3]) or false,
-  redis.call('HGETALL', KEYS[4]) }
+return { redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]) }
 `,
   ),
 
@@ -60,16 +80,16 @@ return 1
   ),
 
   /**
-   * KEYS: acct, b, v. ARGV: clear (1/0), field, value, ... -> {account hash, removed binding keys}, or nil when
+   * KEYS: acct, b. ARGV: clear (1/0), field, value, ... -> {account hash, removed binding keys}, or nil when
    * absent.
    */
   sipregUpdateAccount: script(
-    3,
+    2,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
 local removed = {}
-if ARGV[1] == '1' then removed = dropBindings(KEYS[2], KEYS[3]) end
+if ARGV[1] == '1' then removed = dropBindings(KEYS[2]) end
 return { redis.call('HGETALL', KEYS[1]), removed }
 `,
   ),
@@ -84,32 +104,32 @@ return 1
 `,
   ),
 
-  /** KEYS: acct, b, v. ARGV: field, value, ... -> the removed binding keys (bindings removed), or 0 when absent. */
+  /** KEYS: acct, b. ARGV: field, value, ... -> the removed binding keys (bindings removed), or 0 when absent. */
   sipregSetCredentials: script(
-    3,
+    2,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
-return dropBindings(KEYS[2], KEYS[3])
+return dropBindings(KEYS[2])
 `,
   ),
 
-  /** KEYS: acct, b, v, fail -> the removed binding keys (account deleted), or 0 when absent. */
+  /** KEYS: acct, b, fail -> the removed binding keys (account deleted), or 0 when absent. */
   sipregDeleteAccount: script(
-    4,
+    3,
     `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local removed = dropBindings(KEYS[2], KEYS[3])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+local removed = dropBindings(KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return removed
 `,
   ),
 
-  /** KEYS: b, v -> the binding keys that were stored. */
+  /** KEYS: b -> the binding keys that were stored. */
   sipregClearBindings: script(
-    2,
+    1,
     `
-return dropBindings(KEYS[1], KEYS[2])
+return dropBindings(KEYS[1])
 `,
   ),
 
@@ -125,29 +145,29 @@ return 1
   ),
 
   /**
-   * KEYS: b, v, n, fail.
+   * KEYS: b, n, fail.
    * ARGV: expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, resetFailures (1/0), then (key, json)
    * pairs.
    * -> {'ok', replaced binding keys...} | 'conflict' | 'replay'. Nothing is written unless 'ok'.
    */
   sipregCommit: script(
-    4,
+    3,
     `
 if ARGV[2] == '1' then
-  local seen = redis.call('GET', KEYS[3])
+  local seen = redis.call('GET', KEYS[2])
   if seen and tonumber(ARGV[3]) <= tonumber(seen) then return 'replay' end
 end
-local version = tonumber(redis.call('GET', KEYS[2]) or '0')
-if version ~= tonumber(ARGV[1]) then return 'conflict' end
-if ARGV[2] == '1' then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
-local replaced = dropBindings(KEYS[1], KEYS[2])
+if version(KEYS[1]) ~= tonumber(ARGV[1]) then return 'conflict' end
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
+local replaced = dropBindings(KEYS[1])
 if #ARGV > 6 then
+  -- The hash lives as long as its latest binding (a commit needs no longer life for its version: see VERSION).
   redis.call('HSET', KEYS[1], unpack(ARGV, 7))
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 -- A success resets the consecutive failure count, not the lockout history.
-if ARGV[6] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('HSET', KEYS[4], 'failures', '0', 'lastFailAt', '0')
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HSET', KEYS[3], 'failures', '0', 'lastFailAt', '0')
 end
 table.insert(replaced, 1, 'ok')
 return replaced
@@ -155,7 +175,7 @@ return replaced
   ),
 
   /**
-   * KEYS: state, version (the AOR's, for an extension). ARGV: expected revision, pexpireMs (0: persist),
+   * KEYS: state, the AOR's binding hash (holder of its version, for an extension). ARGV: expected revision, pexpireMs (0: persist),
    * bumpVersion (1/0), then field/value pairs. -> 1 written (revision + 1, TTL in step), 0 when the revision moved
    * on (decide again). A lock that starts bumps the AOR's version, so a registration any instance decided from what
    * it had cached fails its commit and is decided again. The lock index (another slot) is the caller's.
@@ -165,7 +185,7 @@ return replaced
     `
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if rev ~= tonumber(ARGV[1]) then return 0 end
-if ARGV[3] == '1' then redis.call('INCR', KEYS[2]) end
+if ARGV[3] == '1' then bump(KEYS[2]) end
 redis.call('HSET', KEYS[1], 'rev', fmt(rev + 1), unpack(ARGV, 4))
 if tonumber(ARGV[2]) == 0 then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1

@@ -5,6 +5,7 @@
  * Logic runs on the callers' `now`; Redis TTLs run on Redis's clock, so every TTL is sent relative (PX / PEXPIRE
  * computed as `deadline - now`), never as an absolute PEXPIREAT.
  */
+import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
@@ -130,9 +131,6 @@ export class RedisStore implements Store {
   private bKey(aor: string): string {
     return `${this.p}{${aor}}:b`;
   }
-  private vKey(aor: string): string {
-    return `${this.p}{${aor}}:v`;
-  }
   private nKey(aor: string, nonce: string): string {
     return `${this.p}{${aor}}:n:${nonce}`;
   }
@@ -215,7 +213,7 @@ export class RedisStore implements Store {
     fields.push('updatedAt', JSON.stringify(now));
     const reply = await this.run(
       'sipregUpdateAccount',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor)],
+      [this.acct(aor), this.bKey(aor)],
       [clearBindings ? '1' : '0', ...fields],
     );
     if (!Array.isArray(reply)) return null;
@@ -227,7 +225,7 @@ export class RedisStore implements Store {
   async setCredentials(aor: string, credentials: Credentials, now: number): Promise<boolean> {
     const reply = await this.run(
       'sipregSetCredentials',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor)],
+      [this.acct(aor), this.bKey(aor)],
       [
         'credentials',
         JSON.stringify(credentials),
@@ -254,11 +252,7 @@ export class RedisStore implements Store {
   }
 
   async deleteAccount(aor: string): Promise<boolean> {
-    const removed = await this.run(
-      'sipregDeleteAccount',
-      [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor)],
-      [],
-    );
+    const removed = await this.run('sipregDeleteAccount', [this.acct(aor), this.bKey(aor), this.failKey(aor)], []);
     // The indexes are other slots; an entry left by a crash in between is skipped when read.
     if (Array.isArray(removed)) this.reindex(aor, asStrings(removed), []);
     await Promise.all([this.redis.zrem(this.accountsIdx, aor), this.redis.zrem(this.extLocksIdx, aor)]);
@@ -275,17 +269,18 @@ export class RedisStore implements Store {
     // One script for the AOR (one consistent view: the version matches the bindings read with it) and, sent in the
     // same write, the address's state, which lives in another slot.
     const [reply, addrHash] = await Promise.all([
-      this.run('sipregLoad', [this.acct(aor), this.bKey(aor), this.vKey(aor), this.failKey(aor)], []),
+      this.run('sipregLoad', [this.acct(aor), this.bKey(aor), this.failKey(aor)], []),
       this.redis.hgetall(this.addrKey(address)),
     ]);
-    if (!Array.isArray(reply) || reply.length !== 4) throw new Error('unexpected load reply from Redis');
-    const [acctPairs, bPairs, v, failPairs] = reply as unknown[];
+    if (!Array.isArray(reply) || reply.length !== 3) throw new Error('unexpected load reply from Redis');
+    const [acctPairs, bPairs, failPairs] = reply as unknown[];
     const ext = decodeLock(pairsToHash(failPairs));
     const adr = decodeLock(addrHash);
+    const b = pairsToHash(bPairs);
     return {
       record: decodeRecord(pairsToHash(acctPairs)),
-      bindings: decodeBindings(pairsToHash(bPairs), now),
-      version: typeof v === 'string' ? Number(v) : 0,
+      bindings: decodeBindings(b, now),
+      version: Number(b[VERSION_FIELD] ?? 0) || 0,
       extensionLock: ext ? extensionView(aor, ext, now) : null,
       addressLock: adr ? addressView(address, adr, now) : null,
     };
@@ -304,7 +299,7 @@ export class RedisStore implements Store {
       commit.authenticated ? '1' : '0',
     ];
     for (const b of live) args.push(b.key, encodeBinding(b));
-    const keys = [this.bKey(aor), this.vKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor)];
+    const keys = [this.bKey(aor), this.nKey(aor, nonce?.nonce ?? ''), this.failKey(aor)];
     let reply: unknown;
     if (this.waitReplicas === 0) {
       reply = await this.run('sipregCommit', keys, args);
@@ -343,8 +338,8 @@ export class RedisStore implements Store {
     const shard = this.bexpShard(aor);
     let pending = this.pendingIndex.get(shard);
     if (pending === undefined) this.pendingIndex.set(shard, (pending = new Map()));
-    for (const k of removed) pending.set(`${aor}|${k}`, null);
-    for (const b of added) pending.set(`${aor}|${b.key}`, b.expiresAt);
+    for (const k of removed) pending.set(indexMember(aor, k), null);
+    for (const b of added) pending.set(indexMember(aor, b.key), b.expiresAt);
     this.indexFlush ??= setImmediate(() => void this.flushIndex());
   }
 
@@ -381,7 +376,7 @@ export class RedisStore implements Store {
   }
 
   async clearBindings(aor: string): Promise<number> {
-    const removed = asStrings(await this.run('sipregClearBindings', [this.bKey(aor), this.vKey(aor)], []));
+    const removed = asStrings(await this.run('sipregClearBindings', [this.bKey(aor)], []));
     this.reindex(aor, removed, []);
     return removed.length;
   }
@@ -425,7 +420,7 @@ export class RedisStore implements Store {
               now,
               policy,
               (s) => applyExtensionFailure(s, now, f.address, policy),
-              this.vKey(f.aor as string),
+              this.bKey(f.aor as string),
             ),
           ),
       !f.countAddress
@@ -455,7 +450,7 @@ export class RedisStore implements Store {
     now: number,
     policy: LockoutPolicy | null,
     apply: (s: LockState) => boolean,
-    /** The AOR's version key: bumped when a lock starts (extensions only). */
+    /** The AOR's binding hash, which holds its version: bumped when a lock starts (extensions only). */
     versionKey: string | null = null,
   ): Promise<{ state: LockState; lockedNow: boolean } | null> {
     for (let attempt = 1; ; attempt++) {
@@ -670,6 +665,15 @@ function connect(target: RedisTarget, options: RedisOptions): Client {
     target.cluster.map((x) => ({ ...x })),
     clusterOptions,
   );
+}
+
+/**
+ * An expiry index member: 12 bytes of SHA-1 over the AOR and the binding key, base64url (16 characters). The index
+ * only counts, so members need not be readable; the full `aor|key` (70 bytes for a desk phone) made the index a fifth
+ * of Redis's memory per binding. Deterministic, so a removal finds what an addition wrote.
+ */
+function indexMember(aor: string, key: string): string {
+  return createHash('sha1').update(aor).update('|').update(key).digest().subarray(0, 12).toString('base64url');
 }
 
 function asError(e: unknown): Error {
@@ -908,9 +912,13 @@ function decodeBinding(key: string, raw: string): Binding | null {
   };
 }
 
+/** The field of the binding hash that holds the AOR's version (redis-scripts.ts VERSION). */
+const VERSION_FIELD = '#v';
+
 function decodeBindings(h: Record<string, string>, now: number): Binding[] {
   const out: Binding[] = [];
   for (const key in h) {
+    if (key === VERSION_FIELD) continue;
     const b = decodeBinding(key, h[key] as string);
     if (b !== null && b.expiresAt > now) out.push(b);
   }

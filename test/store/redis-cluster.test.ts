@@ -80,8 +80,8 @@ describe('RedisStore on Redis Cluster: placement', () => {
           }
         }),
       );
-      // 60 AORs x 3 keys plus the indexes: every master holds a real share, none holds all.
-      for (const n of perMaster) expect(n).toBeGreaterThan(20);
+      // 60 AORs x 2 keys (account, bindings) plus the indexes, about 40 a master: each holds a real share.
+      for (const n of perMaster) expect(n).toBeGreaterThan(10);
     } finally {
       await store.close();
     }
@@ -104,7 +104,7 @@ describe('RedisStore on Redis Cluster: placement', () => {
           const replica = new Redis(Number(port), '127.0.0.1');
           try {
             await replica.readonly();
-            expect(await replica.hlen(`wait:{${aor}}:b`)).toBe(1);
+            expect(await replica.hexists(`wait:{${aor}}:b`, 'a')).toBe(1);
           } finally {
             replica.disconnect();
           }

@@ -53,13 +53,7 @@ describe('RedisStore specifics', () => {
       expect(all.filter((k) => /^k\d+:bexp:\{(?:[0-9]|1[0-5])\}$/.test(k))).toHaveLength(1);
       const keys = all.filter((k) => !k.includes(':bexp:')).sort();
       expect(keys).toEqual(
-        [
-          `${prefix}accounts`,
-          `${prefix}{${aor}}:acct`,
-          `${prefix}{${aor}}:b`,
-          `${prefix}{${aor}}:n:abc`,
-          `${prefix}{${aor}}:v`,
-        ].sort(),
+        [`${prefix}accounts`, `${prefix}{${aor}}:acct`, `${prefix}{${aor}}:b`, `${prefix}{${aor}}:n:abc`].sort(),
       );
       const bTtl = await raw.pttl(`${prefix}{${aor}}:b`);
       expect(bTtl).toBeGreaterThan(3_500_000);
