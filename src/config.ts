@@ -237,7 +237,9 @@ function fromEnv(raw: string, schema: TSchema | null): unknown {
       .split(',')
       .map((x) => x.trim())
       .filter((x) => x !== '');
-  if (kind === 'integer' || kind === 'number') return v !== '' && Number.isFinite(Number(v)) ? Number(v) : raw;
+  // Decimal digits only: Number() would also take '0x1f', '1e3' or ' '.
+  if (kind === 'integer') return /^-?\d+$/.test(v) ? Number(v) : raw;
+  if (kind === 'number') return /^-?\d+(?:\.\d+)?$/.test(v) ? Number(v) : raw;
   if (kind === 'boolean') return v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : raw;
   const members = (schema?.anyOf as TSchema[] | undefined) ?? [];
   if (members.some((m) => m.type === 'null') && v === '') return null;

@@ -74,6 +74,8 @@ describe('loadConfig', () => {
     [{ SIP_TLS_CERT: '/tmp/cert.pem' }, 'sip.tlsKey'],
     [{ TRUSTED_NETWORKS: '10.0.0.0/33' }, 'lockout.trustedNetworks[0]'],
     [{ SIP_WORKERS: '2' }, 'sip.workers'],
+    [{ ADMIN_PORT: '0x1f90' }, 'admin.port'],
+    [{ SIP_WORKERS: '1e1', REDIS_URL: 'redis://127.0.0.1:6379' }, 'sip.workers'],
     [{ SIP_WORKERS: '0', REDIS_URL: 'redis://127.0.0.1:6379' }, 'sip.workers'],
   ])('rejects %o naming %s', (env, key) => {
     expect(errorOf({ CONFIG_FILE: file('{}'), ...env })).toContain(`config: ${key}:`);
