@@ -93,6 +93,18 @@ describe('web console in Chromium', () => {
     await row.waitFor({ timeout: 6000 });
     expect(await row.getByText(HOSTILE_UA, { exact: true }).count()).toBe(1);
     expect(await page.locator('img').count()).toBe(0);
+    // Every cell sits under its column: read the row by the table's own column headers.
+    const table = page.getByRole('table').filter({ has: row });
+    const headers = await table.getByRole('columnheader').allInnerTexts();
+    const cells = await row.getByRole('cell').allInnerTexts();
+    expect(cells).toHaveLength(headers.length);
+    const cell = (name: string): string => cells[headers.indexOf(name)] ?? '';
+    expect(cell('Extension')).toBe(`victim@${DOMAIN}`);
+    expect(cell('Failures')).toBe('3');
+    expect(cell('Sources seen')).toBe('127.0.0.3');
+    for (const c of ['First failure', 'Last failure', 'Locked until']) expect(cell(c)).toMatch(/^\d{4}-\d\d-\d\d/);
+    expect(cell('User agent')).toBe(HOSTILE_UA);
+    expect(cell('Level')).toBe('1');
     expect(dialogs).toBe(0);
     const phone = await phoneAt('127.0.0.4', 'victim');
     expect((await phone.register()).status).toBe(403); // locked

@@ -119,12 +119,45 @@ export function confirmLiftAll(): SafeHtml {
     <button type="button" hx-get="/console/empty" hx-target="#confirm">Cancel</button>`;
 }
 
-export function blacklistTables(list: LockoutList, details: Map<string, LockoutDetail>, q: string): SafeHtml {
-  const match = (s: string): boolean => q === '' || s.toLowerCase().includes(q.toLowerCase());
-  const ext = list.extensions.filter((e) => match(e.aor));
-  const addr = list.addresses.filter((a) => match(a.address));
-  const until = (lockedUntil: string | null, permanent: boolean): SafeHtml =>
-    permanent ? html`permanent` : when(lockedUntil);
+/** One row of a lockout table, whatever is locked (an extension or an address). */
+interface LockoutRow {
+  /** What is locked: the AOR or the address. */
+  name: string;
+  /** `ext:<aor>` or `addr:<address>`: the selection value and the details' key. */
+  key: string;
+  liftPath: string;
+  failures: number;
+  /** Sources seen (extension) or extensions tried (address), newest first. */
+  seen: readonly string[];
+  firstFailure: string | null;
+  lastFailure: string | null;
+  lockedUntil: string | null;
+  permanent: boolean;
+  level: number;
+}
+
+/** The columns of both lockout tables, in order; each row gives one cell for each. */
+const LOCKOUT_COLUMNS = (what: string, seen: string): string[] => [
+  what,
+  'Failures',
+  seen,
+  'First failure',
+  'Last failure',
+  'Username tried',
+  'User agent',
+  'Locked at',
+  'Locked until',
+  'Level',
+];
+
+function lockoutTable(
+  id: string,
+  title: string,
+  columns: string[],
+  rows: LockoutRow[],
+  details: Map<string, LockoutDetail>,
+  empty: string,
+): SafeHtml {
   const tried = (key: string): SafeHtml => {
     const d = details.get(key);
     return d === undefined
@@ -135,107 +168,92 @@ export function blacklistTables(list: LockoutList, details: Map<string, LockoutD
           <td class="ua">${d.userAgent ?? '–'}</td>
           <td>${when(d.at)}</td>`;
   };
-  return html`<section aria-labelledby="h-ext">
-      <h2 id="h-ext">Blacklisted extensions</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col"><span class="sr">Select</span></th>
-            <th scope="col">Extension</th>
-            <th scope="col">Failures</th>
-            <th scope="col">Sources seen</th>
-            <th scope="col">First failure</th>
-            <th scope="col">Last failure</th>
-            <th scope="col">Username tried</th>
-            <th scope="col">User agent</th>
-            <th scope="col">Locked at</th>
-            <th scope="col">Locked until</th>
-            <th scope="col">Level</th>
-            <th scope="col"><span class="sr">Action</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            ext.length === 0
-              ? html`<tr>
-                  <td colspan="10">No locked extensions.</td>
-                </tr>`
-              : ''
-          }
-          ${ext.map(
-            (e) =>
-              html`<tr>
-                <td><input type="checkbox" name="sel" value="ext:${e.aor}" aria-label="Select ${e.aor}" /></td>
-                <td>${e.aor}</td>
-                <td>${e.failures}</td>
-                <td>${e.lastAddress ?? '–'}</td>
-                ${tried(`ext:${e.aor}`)}
-                <td>${until(e.lockedUntil, e.permanent)}</td>
-                <td>${e.level}</td>
-                <td>
-                  <button
-                    type="button"
-                    hx-post="/console/blacklist/extensions/${encodeURIComponent(e.aor)}/lift"
-                    hx-target="#tables"
-                  >
-                    Lift
-                  </button>
-                </td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </section>
-    <section aria-labelledby="h-addr">
-      <h2 id="h-addr">Blacklisted addresses</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col"><span class="sr">Select</span></th>
-            <th scope="col">Address</th>
-            <th scope="col">Failures</th>
-            <th scope="col">Extensions tried</th>
-            <th scope="col">First failure</th>
-            <th scope="col">Last failure</th>
-            <th scope="col">Username tried</th>
-            <th scope="col">User agent</th>
-            <th scope="col">Locked at</th>
-            <th scope="col">Locked until</th>
-            <th scope="col">Level</th>
-            <th scope="col"><span class="sr">Action</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            addr.length === 0
-              ? html`<tr>
-                  <td colspan="9">No locked addresses.</td>
-                </tr>`
-              : ''
-          }
-          ${addr.map(
-            (a) =>
-              html`<tr>
-                <td><input type="checkbox" name="sel" value="addr:${a.address}" aria-label="Select ${a.address}" /></td>
-                <td>${a.address}</td>
-                <td>${a.failures}</td>
-                ${tried(`addr:${a.address}`)}
-                <td>${until(a.lockedUntil, a.permanent)}</td>
-                <td>${a.level}</td>
-                <td>
-                  <button
-                    type="button"
-                    hx-post="/console/blacklist/addresses/${encodeURIComponent(a.address)}/lift"
-                    hx-target="#tables"
-                  >
-                    Lift
-                  </button>
-                </td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </section>`;
+  return html`<section aria-labelledby="${id}">
+    <h2 id="${id}">${title}</h2>
+    <table>
+      <thead>
+        <tr>
+          <th scope="col"><span class="sr">Select</span></th>
+          ${columns.map((c) => html`<th scope="col">${c}</th>`)}
+          <th scope="col"><span class="sr">Action</span></th>
+        </tr>
+      </thead>
+      <tbody>
+        ${
+          rows.length === 0
+            ? html`<tr>
+                <td colspan="${columns.length + 2}">${empty}</td>
+              </tr>`
+            : ''
+        }
+        ${rows.map(
+          (r) =>
+            html`<tr>
+              <td><input type="checkbox" name="sel" value="${r.key}" aria-label="Select ${r.name}" /></td>
+              <td>${r.name}</td>
+              <td>${r.failures}</td>
+              <td>${r.seen.length > 0 ? r.seen.join(', ') : '–'}</td>
+              <td>${when(r.firstFailure)}</td>
+              <td>${when(r.lastFailure)}</td>
+              ${tried(r.key)}
+              <td>${r.permanent ? html`permanent` : when(r.lockedUntil)}</td>
+              <td>${r.level}</td>
+              <td>
+                <button type="button" hx-post="${r.liftPath}" hx-target="#tables">Lift</button>
+              </td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+export function blacklistTables(list: LockoutList, details: Map<string, LockoutDetail>, q: string): SafeHtml {
+  const match = (s: string): boolean => q === '' || s.toLowerCase().includes(q.toLowerCase());
+  const extensions: LockoutRow[] = list.extensions
+    .filter((e) => match(e.aor))
+    .map((e) => ({
+      name: e.aor,
+      key: `ext:${e.aor}`,
+      liftPath: `/console/blacklist/extensions/${encodeURIComponent(e.aor)}/lift`,
+      failures: e.failures,
+      seen: e.sources.length > 0 ? e.sources : e.lastAddress === null ? [] : [e.lastAddress],
+      firstFailure: e.firstFailure,
+      lastFailure: e.lastFailure,
+      lockedUntil: e.lockedUntil,
+      permanent: e.permanent,
+      level: e.level,
+    }));
+  const addresses: LockoutRow[] = list.addresses
+    .filter((a) => match(a.address))
+    .map((a) => ({
+      name: a.address,
+      key: `addr:${a.address}`,
+      liftPath: `/console/blacklist/addresses/${encodeURIComponent(a.address)}/lift`,
+      failures: a.failures,
+      seen: a.aors,
+      firstFailure: a.firstFailure,
+      lastFailure: a.lastFailure,
+      lockedUntil: a.lockedUntil,
+      permanent: a.permanent,
+      level: a.level,
+    }));
+  return html`${lockoutTable(
+    'h-ext',
+    'Blacklisted extensions',
+    LOCKOUT_COLUMNS('Extension', 'Sources seen'),
+    extensions,
+    details,
+    'No locked extensions.',
+  )}
+  ${lockoutTable(
+    'h-addr',
+    'Blacklisted addresses',
+    LOCKOUT_COLUMNS('Address', 'Extensions tried'),
+    addresses,
+    details,
+    'No locked addresses.',
+  )}`;
 }
 
 // ---- Accounts ----
