@@ -5,7 +5,7 @@
  * README's figure) and must be served again after the failover.
  */
 import { describe, it } from 'vitest';
-import { clusterForSuite } from '../helpers/cluster-suite.js';
+import { clusterForSuite } from '../helpers/redis-suite.js';
 import { clusterCase, failoverRun } from './failover-run.js';
 
 describe('failover without WAIT: Cluster (3 masters, 3 replicas)', () => {

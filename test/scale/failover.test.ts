@@ -5,32 +5,22 @@
  * once the old master is back as a replica, WAIT succeeds again and sipreg serves. Until then every REGISTER of the
  * affected AORs gets 503 (never a 200 that a second failure could lose). Each run prints the gap and the 503s it saw.
  */
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { startSentinelSetup, type SentinelSetup } from '../helpers/redis-server.js';
-import { clusterForSuite } from '../helpers/cluster-suite.js';
-import { killAll } from '../helpers/server-process.js';
+import { describe, it } from 'vitest';
+import { clusterForSuite, sentinelForSuite } from '../helpers/redis-suite.js';
 import { clusterCase, failoverRun } from './failover-run.js';
 
 describe('failover with REDIS_WAIT_REPLICAS=1: Sentinel (1 master, 1 replica, 3 sentinels)', () => {
-  let setup: SentinelSetup;
-
-  beforeAll(async () => {
-    setup = await startSentinelSetup('sipreg');
-  }, 30_000);
-  afterAll(async () => {
-    killAll();
-    await setup?.stop();
-  });
+  const sentinel = sentinelForSuite();
 
   it('a master killed during registrations loses no acknowledged binding', async () => {
     await failoverRun({
       waitReplicas: 1,
       label: 'Sentinel',
-      env: { REDIS_SENTINELS: setup.sentinelList, REDIS_SENTINEL_NAME: 'sipreg' },
-      master: async () => setup.master,
+      env: { REDIS_SENTINELS: sentinel().sentinelList, REDIS_SENTINEL_NAME: 'sipreg' },
+      master: async () => sentinel().master,
       // Sentinel demotes the old master when it returns; the 3 s leave time to see the 503s.
       promoted: () => new Promise((r) => setTimeout(r, 3000)),
-      target: { sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: 'sipreg' },
+      target: { sentinels: sentinel().sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), name: 'sipreg' },
     });
   }, 60_000);
 });

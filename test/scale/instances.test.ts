@@ -6,13 +6,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { clusterForSuite } from '../helpers/cluster-suite.js';
-import {
-  startRedisServer,
-  startSentinelSetup,
-  type RedisServerHandle,
-  type SentinelSetup,
-} from '../helpers/redis-server.js';
+import { clusterForSuite, sentinelForSuite } from '../helpers/redis-suite.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { ADMIN_TOKEN, createAccounts, killAll, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
@@ -128,25 +123,17 @@ describe('two instances on one Redis', () => {
 });
 
 describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', () => {
-  let setup: SentinelSetup;
-
-  beforeAll(async () => {
-    setup = await startSentinelSetup('sipreg');
-  }, 30_000);
-  afterAll(async () => {
-    killAll();
-    await setup?.stop();
-  });
+  const sentinel = sentinelForSuite();
 
   twoInstances(() => ({
-    REDIS_SENTINELS: setup.sentinelList,
+    REDIS_SENTINELS: sentinel().sentinelList,
     REDIS_SENTINEL_NAME: 'sipreg',
     REDIS_WAIT_REPLICAS: '1',
     NONCE_SECRET: undefined,
   }));
 
   it('the replica has the registrations (WAIT 1)', async () => {
-    const r = new Redis(setup.replica.url);
+    const r = new Redis(sentinel().replica.url);
     try {
       const keys = await r.keys('sipreg:{so*}:b');
       expect(keys.length).toBeGreaterThan(0);
