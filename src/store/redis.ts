@@ -338,7 +338,9 @@ export class RedisStore implements Store {
     const shard = this.bexpShard(aor);
     let pending = this.pendingIndex.get(shard);
     if (pending === undefined) this.pendingIndex.set(shard, (pending = new Map()));
-    for (const k of removed) pending.set(indexMember(aor, k), null);
+    // A refresh keeps its binding key: that member is only re-scored, so it is hashed once, not removed and re-added.
+    const kept = added.length === 0 ? null : new Set(added.map((b) => b.key));
+    for (const k of removed) if (kept === null || !kept.has(k)) pending.set(indexMember(aor, k), null);
     for (const b of added) pending.set(indexMember(aor, b.key), b.expiresAt);
     this.indexFlush ??= setImmediate(() => void this.flushIndex());
   }
