@@ -3,7 +3,14 @@
  * process the file spawned. Each returns a getter, valid once the file's tests run.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { startCluster, startSentinelSetup, type ClusterSetup, type SentinelSetup } from './redis-server.js';
+import {
+  startCluster,
+  startRedisServer,
+  startSentinelSetup,
+  type ClusterSetup,
+  type RedisServerHandle,
+  type SentinelSetup,
+} from './redis-server.js';
 import { killAll } from './server-process.js';
 
 function forSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>, what: string): () => T {
@@ -27,3 +34,6 @@ export const clusterForSuite = (): (() => ClusterSetup) => forSuite(startCluster
 /** A master, a replica and three sentinels watching it under the name `sipreg`. */
 export const sentinelForSuite = (): (() => SentinelSetup) =>
   forSuite(() => startSentinelSetup('sipreg'), 'Sentinel setup');
+
+/** One redis-server. */
+export const redisForSuite = (): (() => RedisServerHandle) => forSuite(() => startRedisServer(), 'redis-server');

@@ -4,10 +4,10 @@
  * a second instance takes the traffic); each phone refreshes as phones do, reusing its nonce with nc+1. No phone gets
  * a 403 or silence, no failure is counted, nothing is locked out. Neither instance is given a NONCE_SECRET.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { redisForSuite } from '../helpers/redis-suite.js';
 import { Phone } from '../helpers/phone.js';
-import { ADMIN_TOKEN, createAccounts, killAll, spawnServer, type ServerProcess } from '../helpers/server-process.js';
+import { ADMIN_TOKEN, createAccounts, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import type { TestResponse } from '../helpers/sip-client.js';
 import { UdpChannel } from './udp-channel.js';
 
@@ -40,18 +40,10 @@ function noFailuresLogged(...servers: ServerProcess[]): void {
 }
 
 describe('a restart knocks off no phone', () => {
-  let redis: RedisServerHandle;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    killAll();
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   it('Redis store: after a restart every phone refreshes with its old nonce and nc+1 (200)', async () => {
-    const env = { REDIS_URL: redis.url, NONCE_SECRET: undefined };
+    const env = { REDIS_URL: redis().url, NONCE_SECRET: undefined };
     const first = await spawnServer(env);
     const users = Array.from({ length: PHONES }, (_, i) => `office${i}`);
     await createAccounts(first.adminUrl, users, PASSWORD);
@@ -75,7 +67,7 @@ describe('a restart knocks off no phone', () => {
   }, 40_000);
 
   it('Redis store: a nonce from one running instance is good at another', async () => {
-    const env = { REDIS_URL: redis.url, NONCE_SECRET: undefined };
+    const env = { REDIS_URL: redis().url, NONCE_SECRET: undefined };
     const [a, b] = await Promise.all([spawnServer(env), spawnServer(env)]);
     const users = Array.from({ length: PHONES }, (_, i) => `moving${i}`);
     await createAccounts(a!.adminUrl, users, PASSWORD);

@@ -3,28 +3,20 @@
  * registrations and a new one is started on the same Redis; traffic goes on against the new one. No binding that was
  * acknowledged with a 200, before or after the restart, is lost, and the new instance serves at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { redisForSuite } from '../helpers/redis-suite.js';
 import { Phone } from '../helpers/phone.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { createAccounts, killAll, spawnServer } from '../helpers/server-process.js';
+import { createAccounts, spawnServer } from '../helpers/server-process.js';
 import { UdpChannel } from './udp-channel.js';
 
 const PASSWORD = 'restart-secret-pw-1';
 
 describe('restart under load (Redis store)', () => {
-  let redis: RedisServerHandle;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    killAll();
-    await redis?.stop();
-  });
+  const redis = redisForSuite();
 
   it('loses no acknowledged binding across SIGTERM and a new instance', async () => {
-    const first = await spawnServer({ REDIS_URL: redis.url });
+    const first = await spawnServer({ REDIS_URL: redis().url });
     const users = Array.from({ length: 600 }, (_, i) => `rs${i}`);
     await createAccounts(first.adminUrl, users, PASSWORD);
     const channel = await UdpChannel.open(first.udpPort, { timeoutMs: 2_000 });
@@ -51,7 +43,7 @@ describe('restart under load (Redis store)', () => {
       while (acked.size < 80) await new Promise((r) => setTimeout(r, 10));
       first.child.kill('SIGTERM');
       expect((await first.exit).code).toBe(0);
-      const second = await spawnServer({ REDIS_URL: redis.url });
+      const second = await spawnServer({ REDIS_URL: redis().url });
       instance = 2;
       channel.retarget(second.udpPort);
       const upAt = Date.now();
@@ -72,7 +64,7 @@ describe('restart under load (Redis store)', () => {
     const bySecond = acked.size - byFirst;
     expect(byFirst).toBeGreaterThanOrEqual(80);
     expect(bySecond).toBeGreaterThanOrEqual(80);
-    const store = new RedisStore(redis.url);
+    const store = new RedisStore(redis().url);
     try {
       const now = Date.now();
       const missing: string[] = [];

@@ -6,9 +6,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone } from '../helpers/phone.js';
-import { clusterForSuite, sentinelForSuite } from '../helpers/redis-suite.js';
-import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { ADMIN_TOKEN, createAccounts, killAll, spawnServer, type ServerProcess } from '../helpers/server-process.js';
+import { clusterForSuite, redisForSuite, sentinelForSuite } from '../helpers/redis-suite.js';
+import { ADMIN_TOKEN, createAccounts, spawnServer, type ServerProcess } from '../helpers/server-process.js';
 import { UdpChannel } from '../reliability/udp-channel.js';
 
 const PASSWORD = 'scale-out-secret-7';
@@ -111,15 +110,8 @@ function twoInstances(env: () => Record<string, string | undefined>): void {
 }
 
 describe('two instances on one Redis', () => {
-  let redis: RedisServerHandle;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    killAll();
-    await redis?.stop();
-  });
-  twoInstances(() => ({ REDIS_URL: redis.url, NONCE_SECRET: undefined }));
+  const redis = redisForSuite();
+  twoInstances(() => ({ REDIS_URL: redis().url, NONCE_SECRET: undefined }));
 });
 
 describe('two instances on Redis Sentinel (1 master, 1 replica, 3 sentinels)', () => {
