@@ -83,19 +83,24 @@ export interface LockoutDetail {
   at: string | null;
 }
 
+/** A search box that re-renders `target` from `path` as the operator types (htmx, 300 ms after the last key). */
+function liveSearch(q: string, label: string, placeholder: string, path: string, target: string): SafeHtml {
+  return html`<input
+    type="search"
+    name="q"
+    value="${q}"
+    aria-label="${label}"
+    placeholder="${placeholder}"
+    hx-get="${path}"
+    hx-trigger="input changed delay:300ms, search"
+    hx-target="${target}"
+  />`;
+}
+
 export function blacklistPage(q: string, tables: SafeHtml): SafeHtml {
   return html`<h1>Blacklist</h1>
     <div class="toolbar">
-      <input
-        type="search"
-        name="q"
-        value="${q}"
-        aria-label="Search lockouts"
-        placeholder="Search extension or address"
-        hx-get="/console/blacklist/tables"
-        hx-trigger="input changed delay:300ms, search"
-        hx-target="#tables"
-      />
+      ${liveSearch(q, 'Search lockouts', 'Search extension or address', '/console/blacklist/tables', '#tables')}
       <button type="button" hx-get="/console/blacklist/confirm-all" hx-target="#confirm">Lift all</button>
       <button type="button" hx-post="/console/blacklist/lift-selected" hx-include="[name=sel]" hx-target="#tables">
         Lift selected
@@ -288,16 +293,7 @@ export function accountsPage(domains: readonly string[], q: string, list: SafeHt
       </form>
     </details>
     <div id="created" aria-live="polite"></div>
-    <input
-      type="search"
-      name="q"
-      value="${q}"
-      aria-label="Search accounts"
-      placeholder="Search accounts"
-      hx-get="/console/accounts/list"
-      hx-trigger="input changed delay:300ms, search"
-      hx-target="#accounts"
-    />
+    ${liveSearch(q, 'Search accounts', 'Search accounts', '/console/accounts/list', '#accounts')}
     <div id="accounts">${list}</div>`;
 }
 
