@@ -170,21 +170,17 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   // Account bodies are validated once, by parseAccountInput / parsePatch: the same schema (domain/account-input.ts)
   // every way in uses. Fastify is not given it as well, which would check each body twice with two engines; the
   // OpenAPI document still shows it.
-  app.post<{ Body: unknown }>(
-    '/api/v1/accounts',
-    { schema: { querystring: emptyQuery } },
-    async (request, reply) => {
-      const { account, generatedPassword } = await accounts.create(parseAccountInput(request.body));
-      const body =
-        generatedPassword === undefined
-          ? { account: accountJson(account) }
-          : { account: accountJson(account), password: generatedPassword };
-      return reply
-        .code(201)
-        .header('location', `/api/v1/accounts/${encodeURIComponent(account.aor)}`)
-        .send(body);
-    },
-  );
+  app.post<{ Body: unknown }>('/api/v1/accounts', { schema: { querystring: emptyQuery } }, async (request, reply) => {
+    const { account, generatedPassword } = await accounts.create(parseAccountInput(request.body));
+    const body =
+      generatedPassword === undefined
+        ? { account: accountJson(account) }
+        : { account: accountJson(account), password: generatedPassword };
+    return reply
+      .code(201)
+      .header('location', `/api/v1/accounts/${encodeURIComponent(account.aor)}`)
+      .send(body);
+  });
 
   app.post<{ Body: string | unknown[] }>(
     '/api/v1/accounts/import',
