@@ -113,6 +113,9 @@ describe('worker mode', () => {
       for (const c of clients) c.close();
     }
     expect((await fetch(`${api}/healthz`)).status).toBe(200);
+    // The primary counts the bindings from the store's expiry index, which the workers write in 50 ms batches (and
+    // a scrape's reading is then kept 5 s): the first scrape comes after one batch.
+    await new Promise((r) => setTimeout(r, 250));
     const metrics = await (await fetch(`${api}/metrics`)).text();
     const registers = /^sipreg_sip_requests_total\{method="REGISTER",transport="udp"\} (\d+)/m.exec(metrics);
     expect(Number(registers?.[1])).toBe(24); // 6 phones x 2 registrations x 2 requests, summed over the workers
