@@ -10,7 +10,6 @@ import type { Logger } from 'pino';
 import { parseAccountInput, parsePatch, type AccountService } from '../registrar/accounts.js';
 import { OperatorError, type OperatorErrorKind } from '../registrar/errors.js';
 import type { LockoutService } from '../registrar/lockouts.js';
-import { actorContext } from '../registrar/audit.js';
 import type { NonceKeyService } from '../registrar/nonce-keys.js';
 import { openApiDocument } from './openapi.js';
 import { registerConsole } from './console/routes.js';
@@ -50,6 +49,10 @@ const PUBLIC_ROUTES = new Set(['/metrics', '/healthz', '/readyz', '/api/docs']);
 const HTTP_STATUS: Record<OperatorErrorKind, number> = { invalid: 400, 'not-found': 404, exists: 409 };
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/** Who acts, for the audit trail: the bearer token's holder, through the CLI or the API directly. */
+const actor = (request: FastifyRequest): string =>
+  String(request.headers['user-agent'] ?? '').startsWith('sipreg-cli') ? 'cli' : 'api';
 
 interface ValidationIssue {
   keyword: string;
@@ -105,8 +108,6 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
         .header('www-authenticate', 'Bearer realm="sipreg"')
         .send({ error: match === null ? 'missing bearer token' : 'wrong bearer token' });
     }
-    // Who acts, for the audit trail: the token's holder, through the CLI or the API directly.
-    actorContext.enterWith(String(request.headers['user-agent'] ?? '').startsWith('sipreg-cli') ? 'cli' : 'api');
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -171,7 +172,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   // every way in uses. Fastify is not given it as well, which would check each body twice with two engines; the
   // OpenAPI document still shows it.
   app.post<{ Body: unknown }>('/api/v1/accounts', { schema: { querystring: emptyQuery } }, async (request, reply) => {
-    const { account, generatedPassword } = await accounts.create(parseAccountInput(request.body));
+    const { account, generatedPassword } = await accounts.as(actor(request)).create(parseAccountInput(request.body));
     const body =
       generatedPassword === undefined
         ? { account: accountJson(account) }
@@ -196,7 +197,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
         },
       },
     },
-    async (request) => accounts.import(request.body),
+    async (request) => accounts.as(actor(request)).import(request.body),
   );
 
   app.get<{ Querystring: { limit?: string; cursor?: string } }>(
@@ -218,7 +219,8 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   app.patch<AorParams & { Body: unknown }>(
     '/api/v1/accounts/:aor',
     { schema: { params: aorParams, querystring: emptyQuery } },
-    async (request) => accountJson(await accounts.update(request.params.aor, parsePatch(request.body))),
+    async (request) =>
+      accountJson(await accounts.as(actor(request)).update(request.params.aor, parsePatch(request.body))),
   );
 
   app.put<AorParams & { Body: { password?: string } | undefined }>(
@@ -231,7 +233,9 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
       },
     },
     async (request) => {
-      const { account, generatedPassword } = await accounts.setPassword(request.params.aor, request.body?.password);
+      const { account, generatedPassword } = await accounts
+        .as(actor(request))
+        .setPassword(request.params.aor, request.body?.password);
       return generatedPassword === undefined
         ? { account: accountJson(account) }
         : { account: accountJson(account), password: generatedPassword };
@@ -242,7 +246,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
     '/api/v1/accounts/:aor',
     { schema: { params: aorParams, querystring: emptyQuery } },
     async (request, reply) => {
-      await accounts.remove(request.params.aor);
+      await accounts.as(actor(request)).remove(request.params.aor);
       return reply.code(204).send();
     },
   );
@@ -260,7 +264,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   app.delete<AorParams>(
     '/api/v1/accounts/:aor/bindings',
     { schema: { params: aorParams, querystring: emptyQuery } },
-    async (request) => accounts.clearBindings(request.params.aor),
+    async (request) => accounts.as(actor(request)).clearBindings(request.params.aor),
   );
 
   // ---- short-lived credentials for browser softphones ----
@@ -273,7 +277,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
       },
     },
     async (request, reply) => {
-      const c = await accounts.mintCredentials(request.params.aor, request.body?.ttlSec);
+      const c = await accounts.as(actor(request)).mintCredentials(request.params.aor, request.body?.ttlSec);
       return reply.code(201).send({ ...c, expiresAt: new Date(c.expiresAt).toISOString() });
     },
   );
@@ -281,19 +285,21 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
   app.post<AorParams>(
     '/api/v1/accounts/:aor/credential-secret',
     { schema: { params: aorParams, querystring: emptyQuery } },
-    async (request) => accounts.rotateCredentialSecret(request.params.aor),
+    async (request) => accounts.as(actor(request)).rotateCredentialSecret(request.params.aor),
   );
 
   // ---- lockouts ----
   app.get('/api/v1/blacklist', { schema: { querystring: emptyQuery } }, async () => lockouts.list());
 
-  app.delete('/api/v1/blacklist', { schema: { querystring: emptyQuery } }, async () => lockouts.liftAll());
+  app.delete('/api/v1/blacklist', { schema: { querystring: emptyQuery } }, async (request) =>
+    lockouts.as(actor(request)).liftAll(),
+  );
 
   app.delete<AorParams>(
     '/api/v1/blacklist/extensions/:aor',
     { schema: { params: aorParams, querystring: emptyQuery } },
     async (request, reply) => {
-      await lockouts.liftExtension(request.params.aor);
+      await lockouts.as(actor(request)).liftExtension(request.params.aor);
       return reply.code(204).send();
     },
   );
@@ -302,7 +308,7 @@ export async function buildAdminServer(deps: AdminServerDeps): Promise<FastifyIn
     '/api/v1/blacklist/addresses/:address',
     { schema: { params: addressParams, querystring: emptyQuery } },
     async (request, reply) => {
-      await lockouts.liftAddress(request.params.address);
+      await lockouts.as(actor(request)).liftAddress(request.params.address);
       return reply.code(204).send();
     },
   );

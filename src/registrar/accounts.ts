@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { computeHa1 } from '../sip/digest.js';
 import { ephemeralPassword, ephemeralUsername, newCredentialSecret } from './ephemeral.js';
-import { AuditTrail } from './audit.js';
+import { AuditTrail, Audited } from './audit.js';
 import { OperatorError } from './errors.js';
 import {
   DIGEST_ALGORITHMS,
@@ -54,7 +54,7 @@ export interface ImportResult {
 export const MAX_LIST_LIMIT = 1000;
 const IMPORT_CONCURRENCY = 32;
 
-export class AccountService {
+export class AccountService extends Audited {
   private readonly domains: string[];
   private readonly trail: AuditTrail;
 
@@ -63,6 +63,7 @@ export class AccountService {
     private readonly options: AccountServiceOptions,
     private readonly logger: Logger,
   ) {
+    super();
     this.trail = options.audit ?? new AuditTrail(store, logger);
     this.domains = options.domains.map((d) => d.toLowerCase());
     if (this.domains.length === 0) throw new Error('AccountService needs at least one domain');
@@ -142,7 +143,13 @@ export class AccountService {
     await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, lines.length) }, worker));
     result.errors.sort((a, b) => a.line - b.line);
     result.passwords.sort((a, b) => a.line - b.line);
-    void this.trail.record('account.import', '*', now, { created: result.created, failed: result.errors.length });
+    void this.trail.record(
+      'account.import',
+      '*',
+      now,
+      { created: result.created, failed: result.errors.length },
+      this.actor,
+    );
     return result;
   }
 
@@ -328,7 +335,7 @@ export class AccountService {
   /** Every change goes to the audit trail (store and log) and is announced (options.onChange). */
   private audit(what: string, aor: string, now: number, detail: Record<string, AuditValue>): void {
     this.options.onChange?.(aor);
-    void this.trail.record(what, aor, now, { aor, ...detail });
+    void this.trail.record(what, aor, now, { aor, ...detail }, this.actor);
   }
 }
 

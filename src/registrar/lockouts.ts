@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AddressLockout, AuditValue, ExtensionLockout } from '../domain/types.js';
-import { AuditTrail } from './audit.js';
+import { AuditTrail, Audited } from './audit.js';
 import type { Store } from '../store/types.js';
 import { OperatorError } from './errors.js';
 
@@ -92,7 +92,7 @@ export function normaliseAddress(text: string): string | null {
   return family === 6 ? bare.toLowerCase() : bare;
 }
 
-export class LockoutService {
+export class LockoutService extends Audited {
   /**
    * @param resolveAor turns a bare user into `user@defaultDomain` (pass `(a) => accounts.resolveAor(a)`); without it
    * an extension must be named in full.
@@ -108,6 +108,7 @@ export class LockoutService {
     private readonly onLift: (aor: string | null) => void = () => {},
     trail?: AuditTrail,
   ) {
+    super();
     this.trail = trail ?? new AuditTrail(store, logger);
   }
 
@@ -150,6 +151,6 @@ export class LockoutService {
   }
 
   private audit(what: string, target: string, now: number, detail: Record<string, AuditValue>): void {
-    void this.trail.record(what, target, now, detail);
+    void this.trail.record(what, target, now, detail, this.actor);
   }
 }

@@ -18,7 +18,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry } from '../../domain/types.js';
 import { parseAccountInput, type AccountService } from '../../registrar/accounts.js';
 import { OperatorError } from '../../registrar/errors.js';
-import { actorContext } from '../../registrar/audit.js';
 import type { LockoutService } from '../../registrar/lockouts.js';
 import type { Page } from '../../store/types.js';
 import { accountJson, bindingJson, type FlowLiveness } from '../views.js';
@@ -114,7 +113,6 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
         );
         return null;
       }
-      actorContext.enterWith(s.label);
       return s;
     };
 
@@ -179,8 +177,9 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, confirmLiftAll());
     });
     scope.post('/console/blacklist/lift-all', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
-      await lockouts.liftAll();
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
+      await lockouts.as(session.label).liftAll();
       return htmlReply(
         reply,
         html`${await tables('')}
@@ -188,21 +187,27 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       );
     });
     scope.post('/console/blacklist/extensions/:aor/lift', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
-      await ignoreNotLocked(() => lockouts.liftExtension((request.params as { aor: string }).aor));
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
+      await ignoreNotLocked(() => lockouts.as(session.label).liftExtension((request.params as { aor: string }).aor));
       return htmlReply(reply, await tables(''));
     });
     scope.post('/console/blacklist/addresses/:address/lift', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
-      await ignoreNotLocked(() => lockouts.liftAddress((request.params as { address: string }).address));
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
+      await ignoreNotLocked(() =>
+        lockouts.as(session.label).liftAddress((request.params as { address: string }).address),
+      );
       return htmlReply(reply, await tables(''));
     });
     scope.post('/console/blacklist/lift-selected', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
       const raw = (request.body as { sel?: string | string[] } | undefined)?.sel ?? [];
       for (const sel of Array.isArray(raw) ? raw : [raw]) {
-        if (sel.startsWith('ext:')) await ignoreNotLocked(() => lockouts.liftExtension(sel.slice(4)));
-        else if (sel.startsWith('addr:')) await ignoreNotLocked(() => lockouts.liftAddress(sel.slice(5)));
+        if (sel.startsWith('ext:')) await ignoreNotLocked(() => lockouts.as(session.label).liftExtension(sel.slice(4)));
+        else if (sel.startsWith('addr:'))
+          await ignoreNotLocked(() => lockouts.as(session.label).liftAddress(sel.slice(5)));
       }
       return htmlReply(reply, await tables(''));
     });
@@ -241,7 +246,8 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, await accountList(query(request, 'q'), query(request, 'cursor') || null));
     });
     scope.post('/console/accounts', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
       const f = (request.body ?? {}) as Record<string, string | string[] | undefined>;
       const one = (k: string): string | undefined => {
         const v = f[k];
@@ -258,7 +264,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
         if (addresses !== undefined) input.allowedAddresses = addresses.split(/[\s,]+/).filter(Boolean);
         if (algs.length > 0) input.algorithms = algs;
         if (one('maxContacts') !== undefined) input.maxContacts = Number(one('maxContacts'));
-        const created = await accounts.create(parseAccountInput(input));
+        const created = await accounts.as(session.label).create(parseAccountInput(input));
         const shown =
           created.generatedPassword === undefined
             ? html`<p role="status">Account ${created.account.aor} created.</p>`
@@ -283,9 +289,10 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, confirmDelete(aorParam(request)));
     });
     scope.post('/console/accounts/:aor/password', async (request, reply) => {
-      if (authed(request, reply, true) === null) return reply;
+      const session = authed(request, reply, true);
+      if (session === null) return reply;
       try {
-        const { account, generatedPassword } = await accounts.setPassword(aorParam(request));
+        const { account, generatedPassword } = await accounts.as(session.label).setPassword(aorParam(request));
         return htmlReply(
           reply,
           html`${shownOnce(
@@ -302,11 +309,12 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
     });
     for (const action of ['enable', 'disable', 'delete'] as const) {
       scope.post(`/console/accounts/:aor/${action}`, async (request, reply) => {
-        if (authed(request, reply, true) === null) return reply;
+        const session = authed(request, reply, true);
+        if (session === null) return reply;
         const aor = aorParam(request);
         try {
-          if (action === 'delete') await accounts.remove(aor);
-          else await accounts.update(aor, { enabled: action === 'enable' });
+          if (action === 'delete') await accounts.as(session.label).remove(aor);
+          else await accounts.as(session.label).update(aor, { enabled: action === 'enable' });
         } catch (e) {
           if (e instanceof OperatorError) return htmlReply(reply, errorBox(e.message));
           throw e;
