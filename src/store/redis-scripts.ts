@@ -31,14 +31,14 @@ local function bump(b)
   if redis.call('PTTL', b) < BUMP_TTL_MS then redis.call('PEXPIRE', b, BUMP_TTL_MS) end
 end
 
--- Removes every binding of the AOR and bumps its version; returns the removed binding keys, so the caller can take
--- them out of the expiry index (another slot on Redis Cluster, so not this script's to touch).
+-- Removes every binding of the AOR and bumps its version; returns the removed bindings' stored values, so the caller
+-- can take them off the binding counts (another slot on Redis Cluster, so not this script's to touch).
 local function dropBindings(b)
-  local keys = redis.call('HKEYS', b)
-  local v = version(b)
+  local all = redis.call('HGETALL', b)
+  local v = 0
   local removed = {}
-  for i = 1, #keys do
-    if keys[i] ~= VERSION then removed[#removed + 1] = keys[i] end
+  for i = 1, #all, 2 do
+    if all[i] == VERSION then v = tonumber(all[i + 1]) else removed[#removed + 1] = all[i + 1] end
   end
   redis.call('DEL', b)
   redis.call('HSET', b, VERSION, v + 1)
@@ -80,8 +80,7 @@ return 1
   ),
 
   /**
-   * KEYS: acct, b. ARGV: clear (1/0), field, value, ... -> {account hash, removed binding keys}, or nil when
-   * absent.
+   * KEYS: acct, b. ARGV: clear (1/0), field, value, ... -> {account hash, removed bindings}, or nil when absent.
    */
   sipregUpdateAccount: script(
     2,
@@ -104,7 +103,7 @@ return 1
 `,
   ),
 
-  /** KEYS: acct, b. ARGV: field, value, ... -> the removed binding keys (bindings removed), or 0 when absent. */
+  /** KEYS: acct, b. ARGV: field, value, ... -> the removed bindings (all of them), or 0 when absent. */
   sipregSetCredentials: script(
     2,
     `
@@ -114,7 +113,7 @@ return dropBindings(KEYS[2])
 `,
   ),
 
-  /** KEYS: acct, b, fail -> the removed binding keys (account deleted), or 0 when absent. */
+  /** KEYS: acct, b, fail -> the removed bindings (account deleted), or 0 when absent. */
   sipregDeleteAccount: script(
     3,
     `
@@ -125,7 +124,7 @@ return removed
 `,
   ),
 
-  /** KEYS: b -> the binding keys that were stored. */
+  /** KEYS: b -> the bindings that were stored. */
   sipregClearBindings: script(
     1,
     `
@@ -148,7 +147,7 @@ return 1
    * KEYS: b, n, fail.
    * ARGV: expectedVersion, hasNonce (1/0), nc, nonceTtlMs, bindingsTtlMs, resetFailures (1/0), then (key, json)
    * pairs.
-   * -> {'ok', replaced binding keys...} | 'conflict' | 'replay'. Nothing is written unless 'ok'.
+   * -> {'ok', replaced bindings...} | 'conflict' | 'replay'. Nothing is written unless 'ok'.
    */
   sipregCommit: script(
     3,
@@ -171,6 +170,38 @@ if ARGV[6] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
 end
 table.insert(replaced, 1, 'ok')
 return replaced
+`,
+  ),
+
+  /**
+   * KEYS: a binding count shard. ARGV: (second, delta) pairs. The shard counts bindings by the second they expire in;
+   * a count that reaches 0 is removed.
+   */
+  sipregCountDeltas: script(
+    1,
+    `
+for i = 1, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) == 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 0
+`,
+  ),
+
+  /**
+   * KEYS: a binding count shard. ARGV: now (ms) -> the bindings that expire after now. The seconds that have passed
+   * are removed (in chunks: Lua's unpack has a stack limit).
+   */
+  sipregCountLive: script(
+    1,
+    `
+local all = redis.call('HGETALL', KEYS[1])
+local now = tonumber(ARGV[1])
+local live, past = 0, {}
+for i = 1, #all, 2 do
+  if tonumber(all[i]) * 1000 > now then live = live + tonumber(all[i + 1]) else past[#past + 1] = all[i] end
+end
+for i = 1, #past, 1000 do redis.call('HDEL', KEYS[1], unpack(past, i, math.min(i + 999, #past))) end
+return live
 `,
   ),
 

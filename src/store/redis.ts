@@ -5,7 +5,6 @@
  * Logic runs on the callers' `now`; Redis TTLs run on Redis's clock, so every TTL is sent relative (PX / PEXPIRE
  * computed as `deadline - now`), never as an absolute PEXPIREAT.
  */
-import { createHash } from 'node:crypto';
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { addressView, extensionView, type StoredLock } from './lockout-view.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
@@ -59,12 +58,12 @@ export type RedisTarget =
 type Client = Redis | Cluster;
 
 /**
- * Shards of the binding expiry index. One sorted set would put every registration's index write on one Cluster
- * master; sixteen hash tags spread them (and countBindings sums sixteen ZCOUNTs, only when metrics are read).
+ * Shards of the binding counts. One key would put every registration's count write on one Cluster master; sixteen
+ * hash tags spread them (and countBindings reads sixteen, only when metrics are read).
  */
-const BEXP_SHARDS = 16;
-/** How long expiry index writes are gathered before they are sent (the index only counts bindings, for metrics). */
-const INDEX_BATCH_MS = 50;
+const COUNT_SHARDS = 16;
+/** How long binding count changes are gathered before they are sent (the counts are for metrics only). */
+const COUNT_BATCH_MS = 50;
 
 export interface RedisStoreOptions {
   /** Replicas that must acknowledge a registration (WAIT) before it counts as stored; 0: do not wait. */
@@ -99,9 +98,9 @@ export class RedisStore implements Store {
   private readonly onError: ((err: Error) => void) | undefined;
   private readonly changeListeners: Array<(aor: string | null) => void> = [];
   private readonly lockChains = new Map<string, Promise<unknown>>();
-  /** Expiry index writes not yet sent, per shard: member -> score, or null to remove (the last write wins). */
-  private readonly pendingIndex = new Map<string, Map<string, number | null>>();
-  private indexFlush: NodeJS.Timeout | null = null;
+  /** Binding count changes not yet sent, per shard: expiry second -> delta. */
+  private readonly pendingCounts = new Map<string, Map<number, number>>();
+  private countFlush: NodeJS.Timeout | null = null;
 
   constructor(target: RedisTarget, opts: RedisStoreOptions = {}) {
     this.p = opts.keyPrefix ?? 'sipreg:';
@@ -142,11 +141,14 @@ export class RedisStore implements Store {
   private addrKey(address: string): string {
     return `${this.p}addr:{${address}}`;
   }
-  /** The expiry index shard of an AOR: a cheap string hash (FNV-1a), stable across instances. */
-  private bexpShard(aor: string): string {
+  /** The binding count shard of an AOR: a cheap string hash (FNV-1a), stable across instances. */
+  private countShard(aor: string): string {
     let h = 0x811c9dc5;
     for (let i = 0; i < aor.length; i++) h = Math.imul(h ^ aor.charCodeAt(i), 0x01000193);
-    return `${this.p}bexp:{${(h >>> 0) % BEXP_SHARDS}}`;
+    return this.countKey((h >>> 0) % COUNT_SHARDS);
+  }
+  private countKey(shard: number): string {
+    return `${this.p}bcount:{${shard}}`;
   }
   private get accountsIdx(): string {
     return `${this.p}accounts`;
@@ -220,7 +222,7 @@ export class RedisStore implements Store {
     );
     if (!Array.isArray(reply)) return null;
     const [hash, removed] = reply as unknown[];
-    this.reindex(aor, asStrings(removed), []);
+    this.recount(aor, asStrings(removed), []);
     return decodeRecord(pairsToHash(hash))?.account ?? null;
   }
 
@@ -240,7 +242,7 @@ export class RedisStore implements Store {
       ],
     );
     if (!Array.isArray(reply)) return false;
-    this.reindex(aor, asStrings(reply), []);
+    this.recount(aor, asStrings(reply), []);
     return true;
   }
 
@@ -256,7 +258,7 @@ export class RedisStore implements Store {
   async deleteAccount(aor: string): Promise<boolean> {
     const removed = await this.run('sipregDeleteAccount', [this.acct(aor), this.bKey(aor), this.failKey(aor)], []);
     // The indexes are other slots; an entry left by a crash in between is skipped when read.
-    if (Array.isArray(removed)) this.reindex(aor, asStrings(removed), []);
+    if (Array.isArray(removed)) this.recount(aor, asStrings(removed), []);
     await Promise.all([this.redis.zrem(this.accountsIdx, aor), this.redis.zrem(this.extLocksIdx, aor)]);
     return Array.isArray(removed);
   }
@@ -321,7 +323,7 @@ export class RedisStore implements Store {
     }
     if (Array.isArray(reply) && reply[0] === 'ok') {
       // The expiry index only counts bindings (metrics): it is not on the REGISTER's path.
-      this.reindex(aor, asStrings(reply).slice(1), live);
+      this.recount(aor, asStrings(reply).slice(1), live);
       return 'ok';
     }
     if (reply === 'conflict' || reply === 'replay') return reply;
@@ -329,40 +331,37 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Queues the change of an AOR's members of its expiry index shard: `removed` binding keys out, `added` bindings
-   * in. Sent INDEX_BATCH_MS later, batched per shard: one ZADD per shard carries every commit of that window instead
-   * of one command (and one socket write and read) each; at 1,000 registrations/s that is 0.27 ZADD per commit
-   * instead of 1 (the commit itself is never delayed). Every read of the index flushes first. A crash loses at most
-   * one window of the index, which only counts bindings and heals as they expire or re-register.
+   * Counts an AOR's binding change. Each binding is counted in the second it expires in (its shard's hash: second ->
+   * bindings), so countBindings sums the seconds still to come, and a binding that expires silently in Redis drops
+   * out of the count by itself; no entry per binding (an index cost 118 bytes a binding). `removed`: the stored values
+   * the scripts returned, expired ones included (their seconds are past, so taking them off changes nothing live).
+   * Sent COUNT_BATCH_MS later, one script per shard for every commit of the window (the commit itself is never
+   * delayed). countBindings flushes first. A crash loses at most one window, which heals as those bindings expire.
    */
-  private reindex(aor: string, removed: readonly string[], added: readonly Binding[]): void {
+  private recount(aor: string, removed: readonly string[], added: readonly Binding[]): void {
     if (removed.length === 0 && added.length === 0) return;
-    const shard = this.bexpShard(aor);
-    let pending = this.pendingIndex.get(shard);
-    if (pending === undefined) this.pendingIndex.set(shard, (pending = new Map()));
-    // A refresh keeps its binding key: that member is only re-scored, so it is hashed once, not removed and re-added.
-    const kept = added.length === 0 ? null : new Set(added.map((b) => b.key));
-    for (const k of removed) if (kept === null || !kept.has(k)) pending.set(indexMember(aor, k), null);
-    for (const b of added) pending.set(indexMember(aor, b.key), b.expiresAt);
-    this.indexFlush ??= setTimeout(() => void this.flushIndex(), INDEX_BATCH_MS).unref();
+    const shard = this.countShard(aor);
+    let deltas = this.pendingCounts.get(shard);
+    if (deltas === undefined) this.pendingCounts.set(shard, (deltas = new Map()));
+    for (const value of removed) {
+      const at = storedExpiry(value);
+      if (at !== null) addTo(deltas, expirySecond(at), -1);
+    }
+    for (const b of added) addTo(deltas, expirySecond(b.expiresAt), 1);
+    this.countFlush ??= setTimeout(() => void this.flushCounts(), COUNT_BATCH_MS).unref();
   }
 
-  /** Sends the queued index writes: per shard one ZREM and one ZADD (plain commands, in order on the connection). */
-  private flushIndex(): Promise<unknown> {
-    if (this.indexFlush !== null) clearTimeout(this.indexFlush);
-    this.indexFlush = null;
+  /** Sends the queued count changes: one script per shard (in order on the connection, before any later count). */
+  private flushCounts(): Promise<unknown> {
+    if (this.countFlush !== null) clearTimeout(this.countFlush);
+    this.countFlush = null;
     const writes: Array<Promise<unknown>> = [];
-    for (const [shard, pending] of this.pendingIndex) {
-      const gone: string[] = [];
-      const scored: Array<string | number> = [];
-      for (const [member, score] of pending) {
-        if (score === null) gone.push(member);
-        else scored.push(score, member);
-      }
-      if (gone.length > 0) writes.push(this.redis.zrem(shard, ...gone));
-      if (scored.length > 0) writes.push(this.redis.zadd(shard, ...scored));
+    for (const [shard, deltas] of this.pendingCounts) {
+      const args: number[] = [];
+      for (const [second, delta] of deltas) if (delta !== 0) args.push(second, delta);
+      if (args.length > 0) writes.push(this.run('sipregCountDeltas', [shard], args));
     }
-    this.pendingIndex.clear();
+    this.pendingCounts.clear();
     return Promise.all(writes).catch((e: unknown) => this.onError?.(asError(e)));
   }
 
@@ -381,26 +380,21 @@ export class RedisStore implements Store {
 
   async clearBindings(aor: string): Promise<number> {
     const removed = asStrings(await this.run('sipregClearBindings', [this.bKey(aor)], []));
-    this.reindex(aor, removed, []);
+    this.recount(aor, removed, []);
     return removed.length;
   }
 
   async countBindings(now: number): Promise<number> {
-    void this.flushIndex();
-    // The expiry index: in each shard prune what has expired and count the rest; cost O(log N + pruned).
+    void this.flushCounts();
+    // Each shard sums the seconds after now and drops the past ones: O(seconds with an expiry ahead), not bindings.
     const counts = await Promise.all(
-      Array.from({ length: BEXP_SHARDS }, async (_, i) => {
-        // Plain commands, which keep their order behind the index writes queued before them (a MULTI would
-        // overtake the auto-pipeline's queue).
-        const shard = `${this.p}bexp:{${i}}`;
-        const [, n] = await Promise.all([
-          this.redis.zremrangebyscore(shard, '-inf', now),
-          this.redis.zcount(shard, `(${now}`, '+inf'),
-        ]);
-        return n;
-      }),
+      Array.from({ length: COUNT_SHARDS }, (_, i) => this.run('sipregCountLive', [this.countKey(i)], [now])),
     );
-    return counts.reduce((a, b) => a + b, 0);
+    // Bindings stored before the counts existed (an upgrade) can be taken off without ever having been counted.
+    return Math.max(
+      0,
+      counts.reduce<number>((a, n) => a + Number(n), 0),
+    );
   }
 
   // Lockouts
@@ -608,7 +602,7 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.flushIndex();
+    await this.flushCounts();
     this.subscriber?.disconnect();
     try {
       await this.redis.quit();
@@ -671,13 +665,13 @@ function connect(target: RedisTarget, options: RedisOptions): Client {
   );
 }
 
-/**
- * An expiry index member: 12 bytes of SHA-1 over the AOR and the binding key, base64url (16 characters). The index
- * only counts, so members need not be readable; the full `aor|key` (70 bytes for a desk phone) made the index a fifth
- * of Redis's memory per binding. Deterministic, so a removal finds what an addition wrote.
- */
-function indexMember(aor: string, key: string): string {
-  return createHash('sha1').update(aor).update('|').update(key).digest().subarray(0, 12).toString('base64url');
+/** The second a binding is counted in: the one its expiry falls in, so it is counted until that second is over. */
+function expirySecond(expiresAt: number): number {
+  return Math.ceil(expiresAt / 1000);
+}
+
+function addTo(deltas: Map<number, number>, second: number, delta: number): void {
+  deltas.set(second, (deltas.get(second) ?? 0) + delta);
 }
 
 function asError(e: unknown): Error {
@@ -914,6 +908,16 @@ function decodeBinding(key: string, raw: string): Binding | null {
     registeredAt: typeof a[14] === 'number' ? a[14] : 0,
     updatedAt: typeof a[15] === 'number' ? a[15] : 0,
   };
+}
+
+/** The expiry of a stored binding value (its fourth element), or null when it does not decode. */
+function storedExpiry(value: string): number | null {
+  try {
+    const a = JSON.parse(value) as unknown;
+    return Array.isArray(a) && typeof a[3] === 'number' ? a[3] : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The field of the binding hash that holds the AOR's version (redis-scripts.ts VERSION). */

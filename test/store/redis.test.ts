@@ -27,6 +27,73 @@ storeContract('RedisStore', async () => {
 describe('RedisStore specifics', () => {
   const T0 = Date.now();
 
+  it('counts bindings by the second they expire in, with no entry per binding', async () => {
+    const prefix = `c${++seq}:`;
+    const store = new RedisStore(server.url, { keyPrefix: prefix });
+    const raw = new Redis(server.url);
+    const t = 1_800_000_000_000; // whole seconds
+    const commit = async (aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
+      store.commitRegistration({
+        aor,
+        expectedVersion: (await store.loadRegistration(aor, '192.0.2.1', now)).version,
+        bindings,
+        nonce: null,
+        now,
+      });
+    try {
+      for (const aor of ['c1@example.com', 'c2@example.com']) await store.createAccount(account(aor));
+      expect(await commit('c1@example.com', [binding('a', t + 10_000), binding('b', t + 60_000)], t)).toBe('ok');
+      expect(await commit('c2@example.com', [binding('a', t + 60_500)], t)).toBe('ok');
+      expect(await store.countBindings(t)).toBe(3);
+      // Counted until the second it expires in is over, then not, without anything written at expiry.
+      expect(await store.countBindings(t + 9_999)).toBe(3);
+      expect(await store.countBindings(t + 10_000)).toBe(2);
+      // A refresh moves its binding to its new second; a binding left out of the commit is taken off.
+      expect(await commit('c1@example.com', [binding('b', t + 120_000)], t + 20_000)).toBe('ok');
+      expect(await store.countBindings(t + 61_000)).toBe(1);
+      expect(await store.countBindings(t + 119_999)).toBe(1);
+      expect(await store.countBindings(t + 120_000)).toBe(0);
+      // Clearing takes live bindings off; the seconds already past are gone from the shards.
+      expect(await commit('c2@example.com', [binding('z', t + 3_600_000)], t + 200_000)).toBe('ok');
+      expect(await store.countBindings(t + 200_000)).toBe(1);
+      expect(await store.clearBindings('c2@example.com')).toBe(1);
+      expect(await store.countBindings(t + 200_000)).toBe(0);
+      let fields = 0;
+      for (let i = 0; i < 16; i++) fields += await raw.hlen(`${prefix}bcount:{${i}}`);
+      expect(fields).toBe(0);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it('never counts below zero: bindings stored before the counts existed are taken off uncounted', async () => {
+    const prefix = `u${++seq}:`;
+    const store = new RedisStore(server.url, { keyPrefix: prefix });
+    const raw = new Redis(server.url);
+    try {
+      const aor = 'old@example.com';
+      await store.createAccount(account(aor));
+      const snap = await store.loadRegistration(aor, '192.0.2.1', T0);
+      const ok = await store.commitRegistration({
+        aor,
+        expectedVersion: snap.version,
+        bindings: [binding('a', T0 + 3_600_000)],
+        nonce: null,
+        now: T0,
+      });
+      expect(ok).toBe('ok');
+      await store.countBindings(T0);
+      // As an upgrade finds it: the binding is stored, the counts know nothing of it.
+      for (let i = 0; i < 16; i++) await raw.del(`${prefix}bcount:{${i}}`);
+      expect(await store.clearBindings(aor)).toBe(1);
+      expect(await store.countBindings(T0)).toBe(0);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
   it('keeps one AOR under one hash tag, with TTLs computed from the caller now', async () => {
     const prefix = `k${++seq}:`;
     const store = new RedisStore(server.url, { keyPrefix: prefix });
@@ -46,12 +113,12 @@ describe('RedisStore specifics', () => {
         now,
       });
       expect(r).toBe('ok');
-      // The expiry index is written after the commit on the store's own connection: a read there comes after it.
+      // The binding counts are written after the commit on the store's own connection: a read there comes after it.
       expect(await store.countBindings(now)).toBe(2);
       const all = await raw.keys(`${prefix}*`);
-      // One shard of the expiry index (sixteen hash tags), and the AOR's own keys under its tag.
-      expect(all.filter((k) => /^k\d+:bexp:\{(?:[0-9]|1[0-5])\}$/.test(k))).toHaveLength(1);
-      const keys = all.filter((k) => !k.includes(':bexp:')).sort();
+      // One shard of the binding counts (sixteen hash tags), and the AOR's own keys under its tag.
+      expect(all.filter((k) => /^k\d+:bcount:\{(?:[0-9]|1[0-5])\}$/.test(k))).toHaveLength(1);
+      const keys = all.filter((k) => !k.includes(':bcount:')).sort();
       expect(keys).toEqual(
         [`${prefix}accounts`, `${prefix}{${aor}}:acct`, `${prefix}{${aor}}:b`, `${prefix}{${aor}}:n:abc`].sort(),
       );
