@@ -8,7 +8,9 @@
  * the load generator (full digest registrations) against the real accounts.
  *
  * usage: npm run bench:scale -- [--sizes 10000,100000,1000000] [--rate 1000] [--duration 5] [--accounts 10000]
- *          [--transport udp|tcp] [--inflight 2000]
+ *          [--transport udp|tcp] [--inflight 2000] [--listpack-value N]
+ *   --listpack-value N   start the private Redis with hash-max-listpack-value N (default: Redis's own, 64); see
+ *                        docs/store.md, Memory
  */
 import { parseArgs } from 'node:util';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +113,7 @@ async function main() {
       accounts: { type: 'string', default: '10000' },
       transport: { type: 'string', default: 'udp' },
       inflight: { type: 'string', default: '2000' },
+      'listpack-value': { type: 'string' },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
@@ -126,7 +129,9 @@ async function main() {
   const stops = [];
   const rows = [];
   try {
-    const redis = await startRedis(dir);
+    const lp = values['listpack-value'];
+    if (lp !== undefined && !(Number(lp) >= 0 && Number(lp) <= 65536)) throw new Error('--listpack-value: 0..65536');
+    const redis = await startRedis(dir, lp === undefined ? [] : ['--hash-max-listpack-value', lp]);
     stops.unshift(redis.stop);
     const server = await startSipreg({ dir, redisUrl: redis.url });
     stops.unshift(server.stop);
@@ -196,7 +201,10 @@ async function main() {
   const outDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-scale.json`);
-  writeFileSync(file, JSON.stringify({ node: process.version, rows }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    JSON.stringify({ node: process.version, listpackValue: values['listpack-value'] ?? null, rows }, null, 2) + '\n',
+  );
   console.log(`results: ${path.relative(process.cwd(), file)}`);
 }
 
