@@ -38,6 +38,7 @@ describe('RedisStore specifics', () => {
         expectedVersion: (await store.loadRegistration(aor, '192.0.2.1', now)).version,
         bindings,
         nonce: null,
+        authenticated: true,
         now,
       });
     try {
@@ -80,6 +81,7 @@ describe('RedisStore specifics', () => {
         expectedVersion: snap.version,
         bindings: [binding('a', T0 + 3_600_000)],
         nonce: null,
+        authenticated: true,
         now: T0,
       });
       expect(ok).toBe('ok');
