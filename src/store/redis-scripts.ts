@@ -24,8 +24,6 @@ local VERSION = '#v'
 -- the hash is kept at least this long, or an expired bump could let a cached decision through.
 local BUMP_TTL_MS = 86400000
 
-local function version(b) return tonumber(redis.call('HGET', b, VERSION) or '0') end
-
 local function bump(b)
   redis.call('HINCRBY', b, VERSION, 1)
   if redis.call('PTTL', b) < BUMP_TTL_MS then redis.call('PEXPIRE', b, BUMP_TTL_MS) end
@@ -156,19 +154,23 @@ if ARGV[2] == '1' then
   local seen = redis.call('GET', KEYS[2])
   if seen and tonumber(ARGV[3]) <= tonumber(seen) then return 'replay' end
 end
-if version(KEYS[1]) ~= tonumber(ARGV[1]) then return 'conflict' end
-if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
-local replaced = dropBindings(KEYS[1])
-if #ARGV > 6 then
-  -- The hash lives as long as its latest binding (a commit needs no longer life for its version: see VERSION).
-  redis.call('HSET', KEYS[1], unpack(ARGV, 7))
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- One read of the hash gives both the version and the bindings this commit replaces (seven calls, not ten).
+local all = redis.call('HGETALL', KEYS[1])
+local v, replaced = 0, { 'ok' }
+for i = 1, #all, 2 do
+  if all[i] == VERSION then v = tonumber(all[i + 1]) else replaced[#replaced + 1] = all[i + 1] end
 end
+if v ~= tonumber(ARGV[1]) then return 'conflict' end
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
+if #all > 0 then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], VERSION, v + 1, unpack(ARGV, 7))
+-- The hash lives as long as its latest binding (a commit needs no longer life for its version: see VERSION); with
+-- no binding left, as long as a bumped version must.
+redis.call('PEXPIRE', KEYS[1], #ARGV > 6 and ARGV[5] or BUMP_TTL_MS)
 -- A success resets the consecutive failure count, not the lockout history.
 if ARGV[6] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'failures', '0', 'lastFailAt', '0')
 end
-table.insert(replaced, 1, 'ok')
 return replaced
 `,
   ),
