@@ -322,7 +322,7 @@ export class RedisStore implements Store {
       }
     }
     if (Array.isArray(reply) && reply[0] === 'ok') {
-      // The expiry index only counts bindings (metrics): it is not on the REGISTER's path.
+      // The binding counts are for metrics only: they are not on the REGISTER's path.
       this.recount(aor, asStrings(reply).slice(1), live);
       return 'ok';
     }
