@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/side-by-side.sh - two builds of sipreg under the same sipp load at the same time, each on its own Redis, and
 # their CPU per registration as a ratio. Runs one after the other move by 15-30 % on a shared VM; two servers loaded
-# at once share its noise, so their ratio moves by about 3 % (an A/A run of one commit against itself reads 0.97-1.03).
+# at once share its noise, so their ratio moves by about 4 % (one build against itself read 1.03; changes with no effect
+# read 0.98-1.04).
 # Everything on 127.0.0.1; every sipp run is bounded in count and time (../shared/peer-bench/run.sh).
 #
 # usage: bench/side-by-side.sh [-r RATE] [-d SECONDS] [-n REPS] [-s auth|refresh] REF_A REF_B
@@ -19,11 +20,11 @@ RATE=1000 DUR=15 REPS=2 SCEN=auth
 while getopts "r:d:n:s:h" o; do
   case "$o" in
     r) RATE=$OPTARG ;; d) DUR=$OPTARG ;; n) REPS=$OPTARG ;; s) SCEN=$OPTARG ;;
-    h|*) sed -n '2,13p' "$0"; exit 2 ;;
+    h|*) sed -n '2,14p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-(( $# == 2 )) || { sed -n '7,7p' "$0" >&2; exit 2; }
+(( $# == 2 )) || { sed -n '8,8p' "$0" >&2; exit 2; }
 case "$SCEN" in auth|refresh) ;; *) echo "side-by-side: -s auth|refresh" >&2; exit 2 ;; esac
 (( RATE >= 1 && RATE <= 5000 && DUR >= 1 && DUR <= 60 && REPS >= 1 && REPS <= 6 )) || {
   echo "side-by-side: RATE 1..5000, SECONDS 1..60, REPS 1..6" >&2; exit 2; }
