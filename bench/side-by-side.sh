@@ -75,6 +75,9 @@ run() { # side label -> background sipp run
 }
 run a 500 2 warm & w=$!; run b 500 2 warm; wait $w
 
+field() { grep -o "$2=[0-9]*" "$WORK/out-$1" | head -1 | cut -d= -f2; } # side name -> value from run.sh's line
+hz=$(getconf CLK_TCK)
+us() { echo $(( ($2 - $1) * 1000000 / hz / $3 )); } # ticks before, after, registrations -> CPU-µs each
 echo "| run | A µs/reg (sipreg + Redis) | A p99 ms | A failed | B µs/reg (sipreg + Redis) | B p99 ms | B failed | B/A |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for rep in $(seq 1 "$REPS"); do
@@ -82,11 +85,8 @@ for rep in $(seq 1 "$REPS"); do
   a0=$(ticks "$a_SIPREG"); ar0=$(ticks "$a_REDIS"); b0=$(ticks "$b_SIPREG"); br0=$(ticks "$b_REDIS")
   run "$first" "$RATE" "$DUR" "n$rep" & w=$!; run "$second" "$RATE" "$DUR" "n$rep"; wait $w
   a1=$(ticks "$a_SIPREG"); ar1=$(ticks "$a_REDIS"); b1=$(ticks "$b_SIPREG"); br1=$(ticks "$b_REDIS")
-  field() { grep -o "$2=[0-9]*" "$WORK/out-$1" | head -1 | cut -d= -f2; }
   oka=$(field a ok); okb=$(field b ok)
   [[ -n $oka && -n $okb && $oka -gt 0 && $okb -gt 0 ]] || { echo "side-by-side: a run failed:" >&2; cat "$WORK/out-a" "$WORK/out-b" >&2; exit 1; }
-  hz=$(getconf CLK_TCK)
-  us() { echo $(( ($2 - $1) * 1000000 / hz / $3 )); }
   na=$(us "$a0" "$a1" "$oka"); ra=$(us "$ar0" "$ar1" "$oka"); nb=$(us "$b0" "$b1" "$okb"); rb=$(us "$br0" "$br1" "$okb")
   ratio=$(awk -v a=$((na + ra)) -v b=$((nb + rb)) 'BEGIN { printf "%.3f", b / a }')
   echo "| $rep | $((na + ra)) ($na + $ra) | $(field a p99) | $(field a failed) | $((nb + rb)) ($nb + $rb) | $(field b p99) | $(field b failed) | $ratio |"

@@ -29,15 +29,22 @@ local function bump(b)
   if redis.call('PTTL', b) < BUMP_TTL_MS then redis.call('PEXPIRE', b, BUMP_TTL_MS) end
 end
 
+-- One read of the binding hash: the AOR's version, its bindings' stored values appended to \`values\`, and whether the
+-- hash exists.
+local function readBindings(b, values)
+  local all = redis.call('HGETALL', b)
+  local v = 0
+  for i = 1, #all, 2 do
+    if all[i] == VERSION then v = tonumber(all[i + 1]) else values[#values + 1] = all[i + 1] end
+  end
+  return v, #all > 0
+end
+
 -- Removes every binding of the AOR and bumps its version; returns the removed bindings' stored values, so the caller
 -- can take them off the binding counts (another slot on Redis Cluster, so not this script's to touch).
 local function dropBindings(b)
-  local all = redis.call('HGETALL', b)
-  local v = 0
   local removed = {}
-  for i = 1, #all, 2 do
-    if all[i] == VERSION then v = tonumber(all[i + 1]) else removed[#removed + 1] = all[i + 1] end
-  end
+  local v = readBindings(b, removed)
   redis.call('DEL', b)
   redis.call('HSET', b, VERSION, v + 1)
   redis.call('PEXPIRE', b, BUMP_TTL_MS)
@@ -155,14 +162,11 @@ if ARGV[2] == '1' then
   if seen and tonumber(ARGV[3]) <= tonumber(seen) then return 'replay' end
 end
 -- One read of the hash gives both the version and the bindings this commit replaces (seven calls, not ten).
-local all = redis.call('HGETALL', KEYS[1])
-local v, replaced = 0, { 'ok' }
-for i = 1, #all, 2 do
-  if all[i] == VERSION then v = tonumber(all[i + 1]) else replaced[#replaced + 1] = all[i + 1] end
-end
+local replaced = { 'ok' }
+local v, exists = readBindings(KEYS[1], replaced)
 if v ~= tonumber(ARGV[1]) then return 'conflict' end
 if ARGV[2] == '1' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
-if #all > 0 then redis.call('DEL', KEYS[1]) end
+if exists then redis.call('DEL', KEYS[1]) end
 redis.call('HSET', KEYS[1], VERSION, v + 1, unpack(ARGV, 7))
 -- The hash lives as long as its latest binding (a commit needs no longer life for its version: see VERSION); with
 -- no binding left, as long as a bumped version must.

@@ -26,21 +26,24 @@ storeContract('RedisStore', async () => {
 
 describe('RedisStore specifics', () => {
   const T0 = Date.now();
+  /** An authenticated commit of `bindings` against the AOR's current version. */
+  const commitNow = async (store: RedisStore, aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
+    store.commitRegistration({
+      aor,
+      expectedVersion: (await store.loadRegistration(aor, '192.0.2.1', now)).version,
+      bindings,
+      nonce: null,
+      authenticated: true,
+      now,
+    });
 
   it('counts bindings by the second they expire in, with no entry per binding', async () => {
     const prefix = `c${++seq}:`;
     const store = new RedisStore(server.url, { keyPrefix: prefix });
     const raw = new Redis(server.url);
     const t = 1_800_000_000_000; // whole seconds
-    const commit = async (aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
-      store.commitRegistration({
-        aor,
-        expectedVersion: (await store.loadRegistration(aor, '192.0.2.1', now)).version,
-        bindings,
-        nonce: null,
-        authenticated: true,
-        now,
-      });
+    const commit = (aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
+      commitNow(store, aor, bindings, now);
     try {
       for (const aor of ['c1@example.com', 'c2@example.com']) await store.createAccount(account(aor));
       expect(await commit('c1@example.com', [binding('a', t + 10_000), binding('b', t + 60_000)], t)).toBe('ok');
@@ -75,16 +78,7 @@ describe('RedisStore specifics', () => {
     try {
       const aor = 'old@example.com';
       await store.createAccount(account(aor));
-      const snap = await store.loadRegistration(aor, '192.0.2.1', T0);
-      const ok = await store.commitRegistration({
-        aor,
-        expectedVersion: snap.version,
-        bindings: [binding('a', T0 + 3_600_000)],
-        nonce: null,
-        authenticated: true,
-        now: T0,
-      });
-      expect(ok).toBe('ok');
+      expect(await commitNow(store, aor, [binding('a', T0 + 3_600_000)], T0)).toBe('ok');
       await store.countBindings(T0);
       // As an upgrade finds it: the binding is stored, the counts know nothing of it.
       for (let i = 0; i < 16; i++) await raw.del(`${prefix}bcount:{${i}}`);
