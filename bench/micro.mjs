@@ -1,7 +1,8 @@
 /**
  * In-process cost of the REGISTER path without sockets: the dispatcher fed prebuilt datagrams, responses captured.
  * Prints JS CPU-microseconds per full registration (REGISTER, 401, REGISTER with Authorization, 200) and per refresh.
- * usage: npm run build && node bench/micro.mjs [--count N] [--store memory|redis --redis-url URL]
+ * usage: npm run build && node bench/micro.mjs [--count N] [--store memory|redis --redis-url URL] [--timer-j-ms 32000]
+ * --timer-j-ms 0 keeps no transactions: the difference is what the transaction table costs.
  */
 import { parseArgs } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '20000' },
     store: { type: 'string', default: 'memory' },
     'redis-url': { type: 'string' },
+    'timer-j-ms': { type: 'string', default: '32000' },
   },
 });
 const N = Number(values.count);
@@ -65,7 +67,7 @@ const dispatcher = new Dispatcher(
   {
     serverName: 'sipreg',
     limits: { maxMessageBytes: 65535, maxHeaders: 256, maxLineLength: 8192 },
-    transactions: new ServerTransactions(200000, 32000),
+    transactions: new ServerTransactions(200000, Number(values['timer-j-ms'])),
   },
   metrics,
   log,

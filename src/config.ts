@@ -102,6 +102,8 @@ export const ConfigSchema = group({
       maxHeaders: int(8, 10_000, 256),
       maxLineLength: int(256, 1_048_576, 8_192),
       maxBufferedBytes: int(1_024, 16_777_216, 131_072),
+      /** SO_RCVBUF asked for the UDP socket: a full queue must drain well within T1 (see transport/udp.ts). */
+      udpReceiveBufferBytes: int(65_536, 67_108_864, 1_048_576),
       maxConnections: int(1, 1_000_000, 10_000),
       maxConnectionsPerAddress: int(1, 1_000_000, 100),
       idleTimeoutSec: int(1, 86_400, 300),

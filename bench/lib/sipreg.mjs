@@ -364,7 +364,9 @@ export async function startSipreg(o) {
   }
   const logFile = path.join(o.dir, 'sipreg.log');
   const log = createWriteStream(logFile);
-  const c = spawn(process.execPath, [...(o.nodeArgs ?? []), 'dist/main.js'], {
+  // SIPREG_NODE_ARGS: node flags for a benchmarked server (--cpu-prof, --trace-gc), space-separated.
+  const extraArgs = (process.env.SIPREG_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const c = spawn(process.execPath, [...(o.nodeArgs ?? []), ...extraArgs, 'dist/main.js'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -115,11 +115,16 @@ export async function startSipServer(config: Config, deps: SipServerDeps): Promi
         host,
         config.sip.udpPort,
         onMessage,
-        limits.maxMessageBytes,
+        { maxDatagram: limits.maxMessageBytes, receiveBufferBytes: limits.udpReceiveBufferBytes },
         own(config.sip.udpPort),
       );
       udp.push(u);
       listeners.push(u.listener);
+      if (u.receiveBufferBytes < limits.udpReceiveBufferBytes)
+        log.warn(
+          { event: 'udp-buffer-capped', asked: limits.udpReceiveBufferBytes, granted: u.receiveBufferBytes },
+          'UDP receive buffer capped by the kernel (net.core.rmem_max): bursts will be dropped sooner',
+        );
     }
     if (config.sip.tcpPort !== 'off') {
       const port = config.sip.tcpPort;

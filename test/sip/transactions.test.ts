@@ -22,7 +22,7 @@ describe('ServerTransactions', () => {
     t.complete(key(1), response, false, 20);
     const again = t.begin(key(1), 30);
     expect(again.kind).toBe('completed');
-    expect(again.kind === 'completed' && again.response).toBe(response);
+    expect(again.kind === 'completed' && again.response).toEqual(response);
   });
 
   it('forgets a completed transaction after Timer J', () => {
@@ -58,5 +58,52 @@ describe('ServerTransactions', () => {
     }
     t.begin(key(100_000), 5_000);
     expect(t.size).toBe(1);
+  });
+
+  it('replays each response byte for byte while its ring grows and wraps', () => {
+    const t = new ServerTransactions(10_000, 32_000, 4 << 20);
+    const body = (i: number): Buffer => Buffer.from(`SIP/2.0 200 OK\r\nCall-ID: ${i}${'x'.repeat(i % 700)}\r\n\r\n`);
+    for (let i = 0; i < 3_000; i++) {
+      t.begin(key(i), i);
+      t.complete(key(i), body(i), false, i);
+    }
+    // 3,000 responses of up to 750 bytes: the ring grew from 64 kB, and every one is still there, intact.
+    for (const i of [0, 1, 99, 1_234, 2_999]) {
+      const s = t.begin(key(i), 3_000);
+      expect(s.kind).toBe('completed');
+      expect(s.kind === 'completed' && s.response.equals(body(i))).toBe(true);
+    }
+  });
+
+  it('forgets what its ring had to overwrite at its byte bound, and never returns another response', () => {
+    const t = new ServerTransactions(10_000, 32_000, 4_096);
+    const body = (i: number): Buffer =>
+      Buffer.from(`SIP/2.0 200 OK\r\nCSeq: ${i} REGISTER\r\n${'y'.repeat(300)}\r\n\r\n`);
+    for (let i = 0; i < 100; i++) {
+      t.begin(key(i), i);
+      t.complete(key(i), body(i), false, i);
+    }
+    let kept = 0;
+    for (let i = 0; i < 100; i++) {
+      const s = t.begin(key(i), 200);
+      if (s.kind === 'completed') {
+        kept++;
+        expect(s.response.equals(body(i))).toBe(true); // across the ring's end too
+      } else expect(s.kind).toBe('new');
+    }
+    // About 4,096 / 340 of the newest fit.
+    expect(kept).toBeGreaterThanOrEqual(10);
+    expect(kept).toBeLessThanOrEqual(13);
+  });
+
+  it('keeps no response larger than its byte bound, and forgets an abandoned transaction', () => {
+    const t = new ServerTransactions(100, 32_000, 65_536);
+    t.begin(key(1), 0);
+    t.complete(key(1), Buffer.alloc(70_000, 1), false, 0);
+    expect(t.begin(key(1), 1).kind).toBe('new');
+    t.begin(key(2), 0);
+    t.abandon(key(2));
+    expect(t.size).toBe(1);
+    expect(t.begin(key(2), 1).kind).toBe('new');
   });
 });
