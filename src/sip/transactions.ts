@@ -9,13 +9,14 @@
  * transactions, and kept as a Map of objects each holding its response Buffer (a view on an 8 kB pool slab), they cost
  * a quarter of the in-process CPU in garbage collection (bench/micro.mjs: 105-111 against 75-85 µs per registration
  * with no table at all). Here a transaction is a slot in preallocated typed arrays and its response is copied into
- * one byte ring, so what the collector sees per transaction is one key string and one Map entry.
+ * a 1 MB chunk of bytes, so what the collector sees per transaction is one key string and one Map entry.
  *
  * Every transaction lives as long as the others (Timer J from when it began), so the slots' order is their expiry
  * order: expired ones are swept from the oldest end as new ones arrive, without a timer each, and the table is
- * capped at maxEntries (at the cap the oldest goes). The byte ring grows, doubling up to maxBytes, while it would
- * overwrite responses still within Timer J; a response it overwrites anyway (at maxBytes) is forgotten, and its
- * retransmission is processed again, which the registrar tolerates: its CSeq and nonce rules make a repeat harmless.
+ * capped at maxEntries (at the cap the oldest goes). Chunks are filled in turn and reused once everything in them
+ * has expired; a new one is allocated only while none is free, up to maxBytes. At that bound the oldest chunk is
+ * reused anyway and its responses are forgotten: a retransmission of one is processed again, which the registrar
+ * tolerates (its CSeq and nonce rules make a repeat harmless).
  */
 
 export type TransactionState =
@@ -27,7 +28,6 @@ const NEW: TransactionState = { kind: 'new' };
 const PROCEEDING: TransactionState = { kind: 'proceeding' };
 /** Generous life while the first response is pending; complete() sets the real Timer J. */
 const PENDING_MS = 32_000;
-const FIRST_RING_BYTES = 64 * 1024;
 
 export class ServerTransactions {
   /** Key -> slot of its live transaction. */
@@ -35,28 +35,40 @@ export class ServerTransactions {
   // Slot columns (a ring of maxEntries slots, oldest at `tail`).
   private readonly keys: Array<string | undefined>;
   private readonly expiresAt: Float64Array;
-  /** Absolute position of the response in the byte ring; -1 while proceeding. */
-  private readonly responseAt: Float64Array;
-  private readonly responseLength: Int32Array;
+  /** Where the response is: chunk (-1 while proceeding), that chunk's generation then, offset, length. */
+  private readonly chunkOf: Int32Array;
+  private readonly generationOf: Int32Array;
+  private readonly offsetOf: Int32Array;
+  private readonly lengthOf: Int32Array;
   private head = 0;
   private tail = 0;
   private used = 0;
-  /** The byte ring and the number of bytes ever written to it (positions are absolute, exact to 2^53). */
-  private ring: Buffer;
-  private written = 0;
-  /** Bytes before this position are gone (overwritten, or not carried over when the ring grew). */
-  private validFrom = 0;
+  // Response bytes: chunks, each with a generation (bumped on reuse) and the expiry of the last response put in it.
+  private readonly chunks: Buffer[] = [];
+  private readonly generations: number[] = [];
+  private readonly chunkExpiresAt: number[] = [];
+  /** Filled chunks, oldest first; `filling` takes responses at `fill`. */
+  private readonly filled: number[] = [];
+  private filling = -1;
+  private fill: number;
+  private readonly chunkBytes: number;
+  private readonly maxChunks: number;
 
+  /** bytes: at most `max` (default 768 per entry) of responses kept, in chunks of `chunk` (default 1 MB). */
   constructor(
     private readonly maxEntries: number,
     private readonly timerJMs: number,
-    private readonly maxBytes = Math.max(FIRST_RING_BYTES, maxEntries * 768),
+    bytes: { max?: number; chunk?: number } = {},
   ) {
+    this.chunkBytes = bytes.chunk ?? 1 << 20;
+    this.fill = this.chunkBytes;
     this.keys = new Array<string | undefined>(maxEntries).fill(undefined);
     this.expiresAt = new Float64Array(maxEntries);
-    this.responseAt = new Float64Array(maxEntries);
-    this.responseLength = new Int32Array(maxEntries);
-    this.ring = Buffer.allocUnsafeSlow(Math.min(FIRST_RING_BYTES, this.maxBytes));
+    this.chunkOf = new Int32Array(maxEntries);
+    this.generationOf = new Int32Array(maxEntries);
+    this.offsetOf = new Int32Array(maxEntries);
+    this.lengthOf = new Int32Array(maxEntries);
+    this.maxChunks = Math.max(1, Math.floor((bytes.max ?? maxEntries * 768) / this.chunkBytes));
   }
 
   /** Live transactions. */
@@ -75,10 +87,10 @@ export class ServerTransactions {
     const hit = this.slotOf.get(key);
     if (hit !== undefined) {
       if (this.expiresAt[hit]! > now) {
-        const at = this.responseAt[hit]!;
-        if (at < 0) return PROCEEDING;
-        // Copied out: the ring may be overwritten before the send completes.
-        if (at >= this.validFrom) return { kind: 'completed', response: this.read(at, hit) };
+        const chunk = this.chunkOf[hit]!;
+        if (chunk < 0) return PROCEEDING;
+        // Copied out: the chunk may be reused before the send completes.
+        if (this.generations[chunk] === this.generationOf[hit]) return { kind: 'completed', response: this.read(hit) };
       }
       this.drop(hit);
     }
@@ -88,7 +100,7 @@ export class ServerTransactions {
     this.used++;
     this.keys[slot] = key;
     this.expiresAt[slot] = now + Math.max(this.timerJMs, PENDING_MS);
-    this.responseAt[slot] = -1;
+    this.chunkOf[slot] = -1;
     this.slotOf.set(key, slot);
     return NEW;
   }
@@ -102,16 +114,22 @@ export class ServerTransactions {
       return;
     }
     const length = response.length;
-    if (length > this.maxBytes) {
+    if (length > this.chunkBytes) {
       this.drop(slot);
       return;
     }
-    this.makeRoom(length, now);
-    this.write(response);
-    this.responseAt[slot] = this.written - length;
-    this.responseLength[slot] = length;
     // From when it began (the caller's `now`), so slot order stays expiry order.
-    this.expiresAt[slot] = now + this.timerJMs;
+    const expiresAt = now + this.timerJMs;
+    if (this.fill + length > this.chunkBytes) this.nextChunk(now);
+    const chunk = this.filling;
+    this.chunks[chunk]!.set(response, this.fill);
+    this.chunkOf[slot] = chunk;
+    this.generationOf[slot] = this.generations[chunk]!;
+    this.offsetOf[slot] = this.fill;
+    this.lengthOf[slot] = length;
+    this.expiresAt[slot] = expiresAt;
+    this.fill += length;
+    if (expiresAt > this.chunkExpiresAt[chunk]!) this.chunkExpiresAt[chunk] = expiresAt;
   }
 
   /** Forgets a transaction that ended without a response (e.g. a request that is ignored). */
@@ -120,7 +138,7 @@ export class ServerTransactions {
     if (slot !== undefined) this.drop(slot);
   }
 
-  /** Takes a slot out of the index; the ring frees it when the sweep reaches it. */
+  /** Takes a slot out of the index; the sweep frees it when it reaches it. */
   private drop(slot: number): void {
     const key = this.keys[slot];
     if (key !== undefined) this.slotOf.delete(key);
@@ -140,66 +158,26 @@ export class ServerTransactions {
     }
   }
 
-  /**
-   * Doubles the ring (up to maxBytes) while writing `length` bytes would overwrite the oldest live response: the
-   * tail's, or the first completed one after it (responses are written in completion order, close to slot order).
-   */
-  private makeRoom(length: number, now: number): void {
-    while (this.ring.length < this.maxBytes) {
-      const oldest = this.oldestLiveResponse(now);
-      if (oldest === null || oldest >= this.written + length - this.ring.length) return;
-      this.grow();
+  /** The chunk to fill next: the oldest if all its responses expired (or none can be added), else a new one. */
+  private nextChunk(now: number): void {
+    if (this.filling >= 0) this.filled.push(this.filling);
+    const oldest = this.filled[0];
+    let chunk: number;
+    if (oldest !== undefined && (this.chunkExpiresAt[oldest]! <= now || this.chunks.length >= this.maxChunks)) {
+      chunk = this.filled.shift()!;
+      this.generations[chunk] = (this.generations[chunk]! + 1) | 0; // what it held is forgotten
+    } else {
+      chunk = this.chunks.push(Buffer.allocUnsafeSlow(this.chunkBytes)) - 1;
+      this.generations.push(0);
+      this.chunkExpiresAt.push(0);
     }
+    this.chunkExpiresAt[chunk] = 0;
+    this.filling = chunk;
+    this.fill = 0;
   }
 
-  private oldestLiveResponse(now: number): number | null {
-    // A few slots from the tail suffice: one still proceeding has no bytes yet.
-    for (let i = 0, s = this.tail; i < Math.min(this.used, 8); i++, s = s + 1 === this.maxEntries ? 0 : s + 1) {
-      if (this.keys[s] !== undefined && this.expiresAt[s]! > now && this.responseAt[s]! >= 0)
-        return this.responseAt[s]!;
-    }
-    return null;
-  }
-
-  private grow(): void {
-    const old = this.ring;
-    const next = Buffer.allocUnsafeSlow(Math.min(old.length * 2, this.maxBytes));
-    // The old ring's live window is its last old.length bytes: rotate it into a line, then write it back in place.
-    const start = Math.max(0, this.written - old.length);
-    const line =
-      this.written <= old.length
-        ? old.subarray(0, this.written)
-        : Buffer.concat([old.subarray(this.written % old.length), old.subarray(0, this.written % old.length)]);
-    this.ring = next;
-    this.copyIn(line, start);
-  }
-
-  private write(data: Buffer): void {
-    this.copyIn(data, this.written);
-    this.written += data.length;
-    this.validFrom = Math.max(this.validFrom, this.written - this.ring.length);
-  }
-
-  /** Copies data to absolute position `at`, wrapping at the ring's end (TypedArray set: cheaper than copy here). */
-  private copyIn(data: Buffer, at: number): void {
-    const size = this.ring.length;
-    const i = at % size;
-    const first = Math.min(data.length, size - i);
-    if (first === data.length) this.ring.set(data, i);
-    else {
-      this.ring.set(data.subarray(0, first), i);
-      this.ring.set(data.subarray(first), 0);
-    }
-  }
-
-  private read(at: number, slot: number): Buffer {
-    const size = this.ring.length;
-    const length = this.responseLength[slot]!;
-    const out = Buffer.allocUnsafe(length);
-    const i = at % size;
-    const first = Math.min(length, size - i);
-    out.set(this.ring.subarray(i, i + first), 0);
-    if (first < length) out.set(this.ring.subarray(0, length - first), first);
-    return out;
+  private read(slot: number): Buffer {
+    const offset = this.offsetOf[slot]!;
+    return Buffer.from(this.chunks[this.chunkOf[slot]!]!.subarray(offset, offset + this.lengthOf[slot]!));
   }
 }

@@ -60,14 +60,14 @@ describe('ServerTransactions', () => {
     expect(t.size).toBe(1);
   });
 
-  it('replays each response byte for byte while its ring grows and wraps', () => {
-    const t = new ServerTransactions(10_000, 32_000, 4 << 20);
+  it('replays each response byte for byte as its chunks fill', () => {
+    const t = new ServerTransactions(10_000, 32_000, { max: 4 << 20, chunk: 64 << 10 });
     const body = (i: number): Buffer => Buffer.from(`SIP/2.0 200 OK\r\nCall-ID: ${i}${'x'.repeat(i % 700)}\r\n\r\n`);
     for (let i = 0; i < 3_000; i++) {
       t.begin(key(i), i);
       t.complete(key(i), body(i), false, i);
     }
-    // 3,000 responses of up to 750 bytes: the ring grew from 64 kB, and every one is still there, intact.
+    // 3,000 responses of up to 750 bytes: 18 chunks of 64 kB, and every one is still there, intact.
     for (const i of [0, 1, 99, 1_234, 2_999]) {
       const s = t.begin(key(i), 3_000);
       expect(s.kind).toBe('completed');
@@ -75,8 +75,8 @@ describe('ServerTransactions', () => {
     }
   });
 
-  it('forgets what its ring had to overwrite at its byte bound, and never returns another response', () => {
-    const t = new ServerTransactions(10_000, 32_000, 4_096);
+  it('forgets what it had to overwrite at its byte bound, and never returns another response', () => {
+    const t = new ServerTransactions(10_000, 32_000, { max: 4_096, chunk: 1_024 });
     const body = (i: number): Buffer =>
       Buffer.from(`SIP/2.0 200 OK\r\nCSeq: ${i} REGISTER\r\n${'y'.repeat(300)}\r\n\r\n`);
     for (let i = 0; i < 100; i++) {
@@ -88,16 +88,16 @@ describe('ServerTransactions', () => {
       const s = t.begin(key(i), 200);
       if (s.kind === 'completed') {
         kept++;
-        expect(s.response.equals(body(i))).toBe(true); // across the ring's end too
+        expect(s.response.equals(body(i))).toBe(true);
       } else expect(s.kind).toBe('new');
     }
-    // About 4,096 / 340 of the newest fit.
+    // Four chunks of 1,024 bytes hold three responses of 340 each: the newest 10 to 12 are kept.
     expect(kept).toBeGreaterThanOrEqual(10);
-    expect(kept).toBeLessThanOrEqual(13);
+    expect(kept).toBeLessThanOrEqual(12);
   });
 
   it('keeps no response larger than its byte bound, and forgets an abandoned transaction', () => {
-    const t = new ServerTransactions(100, 32_000, 65_536);
+    const t = new ServerTransactions(100, 32_000, { chunk: 65_536 });
     t.begin(key(1), 0);
     t.complete(key(1), Buffer.alloc(70_000, 1), false, 0);
     expect(t.begin(key(1), 1).kind).toBe('new');
@@ -105,5 +105,23 @@ describe('ServerTransactions', () => {
     t.abandon(key(2));
     expect(t.size).toBe(1);
     expect(t.begin(key(2), 1).kind).toBe('new');
+  });
+
+  it('reuses a chunk once everything in it has expired, instead of allocating', () => {
+    const t = new ServerTransactions(10_000, 1_000, { max: 1 << 20, chunk: 1_024 });
+    const body = Buffer.alloc(500, 7);
+    for (let i = 0; i < 8; i++) {
+      t.begin(key(i), 0);
+      t.complete(key(i), body, false, 0);
+    }
+    const chunks = (): number => (t as unknown as { chunks: Buffer[] }).chunks.length;
+    expect(chunks()).toBe(4);
+    // Two seconds later everything above has expired: new responses go into the same four chunks.
+    for (let i = 100; i < 108; i++) {
+      t.begin(key(i), 2_000);
+      t.complete(key(i), body, false, 2_000);
+    }
+    expect(chunks()).toBe(4);
+    expect(t.begin(key(107), 2_100).kind).toBe('completed');
   });
 });
