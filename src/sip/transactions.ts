@@ -6,16 +6,17 @@
  * State lives for Timer J (64*T1 = 32 s) on unreliable transports and is dropped at once on reliable ones (Timer J = 0).
  *
  * Hand-written storage, because the profile demanded it: at 3,000 registrations/s the table holds about 190,000
- * transactions, and kept as a Map of objects each holding its response Buffer (a view on an 8 kB pool slab), they cost
- * a quarter of the in-process CPU in garbage collection (bench/micro.mjs: 105-111 against 75-85 µs per registration
- * with no table at all). Here a transaction is a slot in preallocated typed arrays and its response is copied into
- * a 1 MB chunk of bytes, so what the collector sees per transaction is one key string and one Map entry.
+ * transactions. Kept as a Map of objects, each holding its response Buffer (a view on an 8 kB pool slab), they cost a
+ * quarter of the in-process CPU (bench/micro.mjs: 105-111 against 75-85 µs per registration with no table at all),
+ * mostly as garbage collection of what lives 32 s. Here a transaction is a slot in preallocated typed arrays and its
+ * response is copied into a 1 MB chunk of bytes, so what the collector sees per transaction is one key string and one
+ * Map entry. The columns are allocated at once for maxEntries (24 bytes each, plus the key's reference).
  *
  * Every transaction lives as long as the others (Timer J from when it began), so the slots' order is their expiry
  * order: expired ones are swept from the oldest end as new ones arrive, without a timer each, and the table is
  * capped at maxEntries (at the cap the oldest goes). Chunks are filled in turn and reused once everything in them
- * has expired; a new one is allocated only while none is free, up to maxBytes. At that bound the oldest chunk is
- * reused anyway and its responses are forgotten: a retransmission of one is processed again, which the registrar
+ * has expired; a new one is allocated only while none is free, up to the byte bound. At that bound the oldest chunk
+ * is reused anyway and its responses are forgotten: a retransmission of one is processed again, which the registrar
  * tolerates (its CSeq and nonce rules make a repeat harmless).
  */
 
