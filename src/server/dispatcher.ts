@@ -110,7 +110,7 @@ export class Dispatcher {
 
     const txKey = this.transactionKey(valid);
     if (txKey !== null) {
-      const state = this.options.transactions.begin(txKey, now);
+      const state = this.options.transactions.begin(txKey, now, peer.transport !== 'udp');
       if (state.kind !== 'new') {
         this.metrics.retransmissions.inc();
         if (state.kind === 'completed') this.resend(answerable, peer, state.response);

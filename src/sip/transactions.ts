@@ -33,6 +33,8 @@ const PENDING_MS = 32_000;
 export class ServerTransactions {
   /** Key -> slot of its live transaction. */
   private readonly slotOf = new Map<string, number>();
+  /** Transactions being processed that will keep nothing once answered. */
+  private readonly inFlight = new Set<string>();
   // Slot columns (a ring of maxEntries slots, oldest at `tail`).
   private readonly keys: Array<string | undefined>;
   private readonly expiresAt: Float64Array;
@@ -74,7 +76,7 @@ export class ServerTransactions {
 
   /** Live transactions. */
   get size(): number {
-    return this.slotOf.size;
+    return this.slotOf.size + this.inFlight.size;
   }
 
   /** The RFC 3261 17.2.3 matching key; null when the branch is not RFC 3261 compliant (no magic cookie). */
@@ -83,8 +85,11 @@ export class ServerTransactions {
     return `${branch}\u0000${sentBy}\u0000${method}`;
   }
 
-  /** Looks the request up; a new one is recorded as proceeding. */
-  begin(key: string, now: number): TransactionState {
+  /**
+   * Looks the request up; a new one is recorded as proceeding. One that will keep nothing (a reliable transport, or
+   * Timer J 0) is only remembered while it is processed, outside the slots, so it never pushes out a kept one.
+   */
+  begin(key: string, now: number, reliable = false): TransactionState {
     const hit = this.slotOf.get(key);
     if (hit !== undefined) {
       if (this.expiresAt[hit]! > now) {
@@ -94,6 +99,11 @@ export class ServerTransactions {
         if (this.generations[chunk] === this.generationOf[hit]) return { kind: 'completed', response: this.read(hit) };
       }
       this.drop(hit);
+    }
+    if (reliable || this.timerJMs === 0) {
+      if (this.inFlight.has(key)) return PROCEEDING;
+      this.inFlight.add(key);
+      return NEW;
     }
     this.sweep(now);
     const slot = this.head;
@@ -108,6 +118,7 @@ export class ServerTransactions {
 
   /** Records the final response; reliable transports keep nothing (Timer J = 0). */
   complete(key: string, response: Buffer, reliable: boolean, now: number): void {
+    if (this.inFlight.delete(key)) return;
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
     if (reliable || this.timerJMs === 0) {
@@ -135,6 +146,7 @@ export class ServerTransactions {
 
   /** Forgets a transaction that ended without a response (e.g. a request that is ignored). */
   abandon(key: string): void {
+    if (this.inFlight.delete(key)) return;
     const slot = this.slotOf.get(key);
     if (slot !== undefined) this.drop(slot);
   }

@@ -35,9 +35,22 @@ describe('ServerTransactions', () => {
 
   it('keeps nothing for reliable transports (Timer J = 0)', () => {
     const t = new ServerTransactions(100, 32_000);
-    t.begin(key(1), 0);
+    t.begin(key(1), 0, true);
+    expect(t.begin(key(1), 1, true).kind).toBe('proceeding'); // a duplicate while it is processed
     t.complete(key(1), response, true, 0);
     expect(t.size).toBe(0);
+    expect(t.begin(key(1), 2, true).kind).toBe('new');
+  });
+
+  it('never lets reliable transactions push out the responses it keeps', () => {
+    const t = new ServerTransactions(100, 32_000);
+    t.begin(key(1), 0);
+    t.complete(key(1), response, false, 0);
+    for (let i = 2; i < 10_000; i++) {
+      t.begin(key(i), i, true);
+      t.complete(key(i), response, true, i);
+    }
+    expect(t.begin(key(1), 10_000).kind).toBe('completed');
   });
 
   it('stays within its size bound', () => {
