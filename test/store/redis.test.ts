@@ -11,6 +11,19 @@ import { account, binding, storeContract } from './contract.js';
 let server: RedisServerHandle;
 let seq = 0;
 
+/** A store under a fresh key prefix, and a raw client to look at what it wrote; both closed after `use`. */
+async function withStore(tag: string, use: (store: RedisStore, raw: Redis, prefix: string) => Promise<void>) {
+  const prefix = `${tag}${++seq}:`;
+  const store = new RedisStore(server.url, { keyPrefix: prefix });
+  const raw = new Redis(server.url);
+  try {
+    await use(store, raw, prefix);
+  } finally {
+    raw.disconnect();
+    await store.close();
+  }
+}
+
 beforeAll(async () => {
   server = await startRedisServer();
 });
@@ -38,13 +51,10 @@ describe('RedisStore specifics', () => {
     });
 
   it('counts bindings by the second they expire in, with no entry per binding', async () => {
-    const prefix = `c${++seq}:`;
-    const store = new RedisStore(server.url, { keyPrefix: prefix });
-    const raw = new Redis(server.url);
-    const t = 1_800_000_000_000; // whole seconds
-    const commit = (aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
-      commitNow(store, aor, bindings, now);
-    try {
+    await withStore('c', async (store, raw, prefix) => {
+      const t = 1_800_000_000_000; // whole seconds
+      const commit = (aor: string, bindings: ReturnType<typeof binding>[], now: number) =>
+        commitNow(store, aor, bindings, now);
       for (const aor of ['c1@example.com', 'c2@example.com']) await store.createAccount(account(aor));
       expect(await commit('c1@example.com', [binding('a', t + 10_000), binding('b', t + 60_000)], t)).toBe('ok');
       expect(await commit('c2@example.com', [binding('a', t + 60_500)], t)).toBe('ok');
@@ -65,17 +75,11 @@ describe('RedisStore specifics', () => {
       let fields = 0;
       for (let i = 0; i < 16; i++) fields += await raw.hlen(`${prefix}bcount:{${i}}`);
       expect(fields).toBe(0);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
+    });
   });
 
   it('never counts below zero: bindings stored before the counts existed are taken off uncounted', async () => {
-    const prefix = `u${++seq}:`;
-    const store = new RedisStore(server.url, { keyPrefix: prefix });
-    const raw = new Redis(server.url);
-    try {
+    await withStore('u', async (store, raw, prefix) => {
       const aor = 'old@example.com';
       await store.createAccount(account(aor));
       expect(await commitNow(store, aor, [binding('a', T0 + 3_600_000)], T0)).toBe('ok');
@@ -84,17 +88,11 @@ describe('RedisStore specifics', () => {
       for (let i = 0; i < 16; i++) await raw.del(`${prefix}bcount:{${i}}`);
       expect(await store.clearBindings(aor)).toBe(1);
       expect(await store.countBindings(T0)).toBe(0);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
+    });
   });
 
   it('keeps one AOR under one hash tag, with TTLs computed from the caller now', async () => {
-    const prefix = `k${++seq}:`;
-    const store = new RedisStore(server.url, { keyPrefix: prefix });
-    const raw = new Redis(server.url);
-    try {
+    await withStore('k', async (store, raw, prefix) => {
       const aor = 'alice@example.com';
       await store.createAccount(account(aor));
       // The caller's clock is a day behind Redis's: the TTL still spans expiresAt - now.
@@ -125,17 +123,11 @@ describe('RedisStore specifics', () => {
       expect(nTtl).toBeGreaterThan(200_000);
       expect(nTtl).toBeLessThanOrEqual(300_000);
       expect(await raw.pttl(`${prefix}{${aor}}:acct`)).toBe(-1);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
+    });
   });
 
   it('gives a permanent lockout no TTL and a temporary one a bounded TTL', async () => {
-    const prefix = `l${++seq}:`;
-    const store = new RedisStore(server.url, { keyPrefix: prefix });
-    const raw = new Redis(server.url);
-    try {
+    await withStore('l', async (store, raw, prefix) => {
       const policy = {
         extension: { threshold: 1, lockMs: 60_000 },
         address: { threshold: 1, windowMs: 60_000, lockMs: 60_000 },
@@ -155,10 +147,7 @@ describe('RedisStore specifics', () => {
       expect(r.extension?.lockedUntil).toBe(Number.MAX_SAFE_INTEGER);
       expect(await raw.hget(`${prefix}{a@x}:fail`, 'lockedUntil')).toBe(String(Number.MAX_SAFE_INTEGER));
       expect(await raw.pttl(`${prefix}{a@x}:fail`)).toBe(-1);
-    } finally {
-      raw.disconnect();
-      await store.close();
-    }
+    });
   });
 
   it('rejects (does not hang) while Redis is down, and resumes by itself when it returns', async () => {
