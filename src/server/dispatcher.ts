@@ -213,7 +213,7 @@ export class Dispatcher {
     const data = this.reply(req, peer, status, reason, headers);
     if (txKey !== null) {
       if (data === null) this.options.transactions.abandon(txKey);
-      else this.options.transactions.complete(txKey, data, peer.transport !== 'udp', started);
+      else this.options.transactions.complete(txKey, data, started);
     }
   }
 

@@ -116,15 +116,11 @@ export class ServerTransactions {
     return NEW;
   }
 
-  /** Records the final response; reliable transports keep nothing (Timer J = 0). */
-  complete(key: string, response: Buffer, reliable: boolean, now: number): void {
+  /** Records the final response; one begun as keeping nothing (see begin) is simply forgotten. */
+  complete(key: string, response: Buffer, now: number): void {
     if (this.inFlight.delete(key)) return;
     const slot = this.slotOf.get(key);
     if (slot === undefined) return;
-    if (reliable || this.timerJMs === 0) {
-      this.drop(slot);
-      return;
-    }
     const length = response.length;
     if (length > this.chunkBytes) {
       this.drop(slot);

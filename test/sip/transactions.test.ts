@@ -19,7 +19,7 @@ describe('ServerTransactions', () => {
     const t = new ServerTransactions(100, 32_000);
     expect(t.begin(key(1), 0).kind).toBe('new');
     expect(t.begin(key(1), 10).kind).toBe('proceeding');
-    t.complete(key(1), response, false, 20);
+    t.complete(key(1), response, 20);
     const again = t.begin(key(1), 30);
     expect(again.kind).toBe('completed');
     expect(again.kind === 'completed' && again.response).toEqual(response);
@@ -28,7 +28,7 @@ describe('ServerTransactions', () => {
   it('forgets a completed transaction after Timer J', () => {
     const t = new ServerTransactions(100, 32_000);
     t.begin(key(1), 0);
-    t.complete(key(1), response, false, 0);
+    t.complete(key(1), response, 0);
     expect(t.begin(key(1), 31_999).kind).toBe('completed');
     expect(t.begin(key(1), 32_001).kind).toBe('new');
   });
@@ -37,7 +37,7 @@ describe('ServerTransactions', () => {
     const t = new ServerTransactions(100, 32_000);
     t.begin(key(1), 0, true);
     expect(t.begin(key(1), 1, true).kind).toBe('proceeding'); // a duplicate while it is processed
-    t.complete(key(1), response, true, 0);
+    t.complete(key(1), response, 0);
     expect(t.size).toBe(0);
     expect(t.begin(key(1), 2, true).kind).toBe('new');
   });
@@ -45,10 +45,10 @@ describe('ServerTransactions', () => {
   it('never lets reliable transactions push out the responses it keeps', () => {
     const t = new ServerTransactions(100, 32_000);
     t.begin(key(1), 0);
-    t.complete(key(1), response, false, 0);
+    t.complete(key(1), response, 0);
     for (let i = 2; i < 10_000; i++) {
       t.begin(key(i), i, true);
-      t.complete(key(i), response, true, i);
+      t.complete(key(i), response, i);
     }
     expect(t.begin(key(1), 10_000).kind).toBe('completed');
   });
@@ -57,7 +57,7 @@ describe('ServerTransactions', () => {
     const t = new ServerTransactions(100, 32_000);
     for (let i = 0; i < 10_000; i++) {
       t.begin(key(i), i);
-      t.complete(key(i), response, false, i);
+      t.complete(key(i), response, i);
     }
     expect(t.size).toBeLessThanOrEqual(100);
     expect(t.begin(key(9_999), 10_000).kind).toBe('completed');
@@ -67,7 +67,7 @@ describe('ServerTransactions', () => {
     const t = new ServerTransactions(1_000, 1_000);
     for (let i = 0; i < 500; i++) {
       t.begin(key(i), 0);
-      t.complete(key(i), response, false, 0);
+      t.complete(key(i), response, 0);
     }
     t.begin(key(100_000), 5_000);
     expect(t.size).toBe(1);
@@ -78,7 +78,7 @@ describe('ServerTransactions', () => {
     const body = (i: number): Buffer => Buffer.from(`SIP/2.0 200 OK\r\nCall-ID: ${i}${'x'.repeat(i % 700)}\r\n\r\n`);
     for (let i = 0; i < 3_000; i++) {
       t.begin(key(i), i);
-      t.complete(key(i), body(i), false, i);
+      t.complete(key(i), body(i), i);
     }
     // 3,000 responses of up to 750 bytes: 18 chunks of 64 kB, and every one is still there, intact.
     for (const i of [0, 1, 99, 1_234, 2_999]) {
@@ -94,7 +94,7 @@ describe('ServerTransactions', () => {
       Buffer.from(`SIP/2.0 200 OK\r\nCSeq: ${i} REGISTER\r\n${'y'.repeat(300)}\r\n\r\n`);
     for (let i = 0; i < 100; i++) {
       t.begin(key(i), i);
-      t.complete(key(i), body(i), false, i);
+      t.complete(key(i), body(i), i);
     }
     let kept = 0;
     for (let i = 0; i < 100; i++) {
@@ -112,7 +112,7 @@ describe('ServerTransactions', () => {
   it('keeps no response larger than its byte bound, and forgets an abandoned transaction', () => {
     const t = new ServerTransactions(100, 32_000, { chunk: 65_536 });
     t.begin(key(1), 0);
-    t.complete(key(1), Buffer.alloc(70_000, 1), false, 0);
+    t.complete(key(1), Buffer.alloc(70_000, 1), 0);
     expect(t.begin(key(1), 1).kind).toBe('new');
     t.begin(key(2), 0);
     t.abandon(key(2));
@@ -125,14 +125,14 @@ describe('ServerTransactions', () => {
     const body = Buffer.alloc(500, 7);
     for (let i = 0; i < 8; i++) {
       t.begin(key(i), 0);
-      t.complete(key(i), body, false, 0);
+      t.complete(key(i), body, 0);
     }
     const chunks = (): number => (t as unknown as { chunks: Buffer[] }).chunks.length;
     expect(chunks()).toBe(4);
     // Two seconds later everything above has expired: new responses go into the same four chunks.
     for (let i = 100; i < 108; i++) {
       t.begin(key(i), 2_000);
-      t.complete(key(i), body, false, 2_000);
+      t.complete(key(i), body, 2_000);
     }
     expect(chunks()).toBe(4);
     expect(t.begin(key(107), 2_100).kind).toBe('completed');
