@@ -56,15 +56,13 @@ const IMPORT_CONCURRENCY = 32;
 
 export class AccountService extends Audited {
   private readonly domains: string[];
-  private readonly trail: AuditTrail;
 
   constructor(
     private readonly store: Store,
     private readonly options: AccountServiceOptions,
     private readonly logger: Logger,
   ) {
-    super();
-    this.trail = options.audit ?? new AuditTrail(store, logger);
+    super(options.audit ?? new AuditTrail(store, logger));
     this.domains = options.domains.map((d) => d.toLowerCase());
     if (this.domains.length === 0) throw new Error('AccountService needs at least one domain');
   }
@@ -143,13 +141,7 @@ export class AccountService extends Audited {
     await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, lines.length) }, worker));
     result.errors.sort((a, b) => a.line - b.line);
     result.passwords.sort((a, b) => a.line - b.line);
-    void this.trail.record(
-      'account.import',
-      '*',
-      now,
-      { created: result.created, failed: result.errors.length },
-      this.actor,
-    );
+    this.record('account.import', '*', now, { created: result.created, failed: result.errors.length });
     return result;
   }
 
@@ -335,7 +327,7 @@ export class AccountService extends Audited {
   /** Every change goes to the audit trail (store and log) and is announced (options.onChange). */
   private audit(what: string, aor: string, now: number, detail: Record<string, AuditValue>): void {
     this.options.onChange?.(aor);
-    void this.trail.record(what, aor, now, { aor, ...detail }, this.actor);
+    this.record(what, aor, now, { aor, ...detail });
   }
 }
 

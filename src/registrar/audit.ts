@@ -10,9 +10,13 @@ import type { Store } from '../store/types.js';
 
 export const AUDIT_RETENTION = 10_000;
 
+type Detail = AuditEntry['detail'];
+
 /** An operator service: its changes are audited under the name of whoever acts through it, 'system' by default. */
 export abstract class Audited {
   protected actor = 'system';
+
+  protected constructor(private readonly trail: AuditTrail) {}
 
   /** The same service acting for `actor` (the API, the CLI, a console user): a view, nothing is copied. */
   as(actor: string): this {
@@ -20,9 +24,12 @@ export abstract class Audited {
     view.actor = actor;
     return view;
   }
-}
 
-type Detail = AuditEntry['detail'];
+  /** Records an action of whoever acts through this view (never awaited: the trail loses an entry, not the action). */
+  protected record(action: string, target: string, now: number, detail: Detail): void {
+    void this.trail.record(action, target, now, detail, this.actor);
+  }
+}
 
 export class AuditTrail {
   constructor(

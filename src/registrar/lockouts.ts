@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { AddressLockout, AuditValue, ExtensionLockout } from '../domain/types.js';
+import type { AddressLockout, ExtensionLockout } from '../domain/types.js';
 import { AuditTrail, Audited } from './audit.js';
 import type { Store } from '../store/types.js';
 import { OperatorError } from './errors.js';
@@ -99,8 +99,6 @@ export class LockoutService extends Audited {
    * @param onLift told of every lift (the AOR, or null for addresses and lift-all), so a registrar in this process
    * stops trusting the lockout state it remembered.
    */
-  private readonly trail: AuditTrail;
-
   constructor(
     private readonly store: Store,
     logger: Logger,
@@ -108,8 +106,7 @@ export class LockoutService extends Audited {
     private readonly onLift: (aor: string | null) => void = () => {},
     trail?: AuditTrail,
   ) {
-    super();
-    this.trail = trail ?? new AuditTrail(store, logger);
+    super(trail ?? new AuditTrail(store, logger));
   }
 
   /** Current lockouts only: counters that have not (yet) locked anything are not listed. */
@@ -130,7 +127,7 @@ export class LockoutService extends Audited {
     if (!(await this.store.liftExtension(aor, now)))
       throw new OperatorError('not-found', `extension ${aor} is not locked`);
     this.onLift(aor);
-    this.audit('lockout.lift.extension', aor, now, { aor });
+    this.record('lockout.lift.extension', aor, now, { aor });
   }
 
   async liftAddress(address: string, now = Date.now()): Promise<void> {
@@ -140,17 +137,13 @@ export class LockoutService extends Audited {
     if (!(await this.store.liftAddress(canonical, now)))
       throw new OperatorError('not-found', `address ${canonical} is not locked`);
     this.onLift(null);
-    this.audit('lockout.lift.address', canonical, now, { address: canonical });
+    this.record('lockout.lift.address', canonical, now, { address: canonical });
   }
 
   async liftAll(now = Date.now()): Promise<{ lifted: number }> {
     const lifted = await this.store.liftAll(now);
     this.onLift(null);
-    this.audit('lockout.lift.all', '*', now, { lifted });
+    this.record('lockout.lift.all', '*', now, { lifted });
     return { lifted };
-  }
-
-  private audit(what: string, target: string, now: number, detail: Record<string, AuditValue>): void {
-    void this.trail.record(what, target, now, detail, this.actor);
   }
 }
