@@ -116,6 +116,12 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return s;
     };
 
+    /** For a change: the services acting as the signed-in operator (audited under their session), or a 401 sent. */
+    const acting = (request: FastifyRequest, reply: FastifyReply) => {
+      const s = authed(request, reply, true);
+      return s === null ? null : { accounts: accounts.as(s.label), lockouts: lockouts.as(s.label) };
+    };
+
     scope.get('/console', async (_request, reply) => reply.redirect('/console/', 302));
     scope.get('/console/static/:file', async (request, reply) => {
       const a = assets[(request.params as { file: string }).file];
@@ -177,9 +183,9 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, confirmLiftAll());
     });
     scope.post('/console/blacklist/lift-all', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
-      await lockouts.as(session.label).liftAll();
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
+      await operator.lockouts.liftAll();
       return htmlReply(
         reply,
         html`${await tables('')}
@@ -187,27 +193,24 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       );
     });
     scope.post('/console/blacklist/extensions/:aor/lift', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
-      await ignoreNotLocked(() => lockouts.as(session.label).liftExtension((request.params as { aor: string }).aor));
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
+      await ignoreNotLocked(() => operator.lockouts.liftExtension((request.params as { aor: string }).aor));
       return htmlReply(reply, await tables(''));
     });
     scope.post('/console/blacklist/addresses/:address/lift', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
-      await ignoreNotLocked(() =>
-        lockouts.as(session.label).liftAddress((request.params as { address: string }).address),
-      );
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
+      await ignoreNotLocked(() => operator.lockouts.liftAddress((request.params as { address: string }).address));
       return htmlReply(reply, await tables(''));
     });
     scope.post('/console/blacklist/lift-selected', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
       const raw = (request.body as { sel?: string | string[] } | undefined)?.sel ?? [];
       for (const sel of Array.isArray(raw) ? raw : [raw]) {
-        if (sel.startsWith('ext:')) await ignoreNotLocked(() => lockouts.as(session.label).liftExtension(sel.slice(4)));
-        else if (sel.startsWith('addr:'))
-          await ignoreNotLocked(() => lockouts.as(session.label).liftAddress(sel.slice(5)));
+        if (sel.startsWith('ext:')) await ignoreNotLocked(() => operator.lockouts.liftExtension(sel.slice(4)));
+        else if (sel.startsWith('addr:')) await ignoreNotLocked(() => operator.lockouts.liftAddress(sel.slice(5)));
       }
       return htmlReply(reply, await tables(''));
     });
@@ -246,8 +249,8 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, await accountList(query(request, 'q'), query(request, 'cursor') || null));
     });
     scope.post('/console/accounts', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
       const f = (request.body ?? {}) as Record<string, string | string[] | undefined>;
       const one = (k: string): string | undefined => {
         const v = f[k];
@@ -264,7 +267,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
         if (addresses !== undefined) input.allowedAddresses = addresses.split(/[\s,]+/).filter(Boolean);
         if (algs.length > 0) input.algorithms = algs;
         if (one('maxContacts') !== undefined) input.maxContacts = Number(one('maxContacts'));
-        const created = await accounts.as(session.label).create(parseAccountInput(input));
+        const created = await operator.accounts.create(parseAccountInput(input));
         const shown =
           created.generatedPassword === undefined
             ? html`<p role="status">Account ${created.account.aor} created.</p>`
@@ -289,10 +292,10 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       return htmlReply(reply, confirmDelete(aorParam(request)));
     });
     scope.post('/console/accounts/:aor/password', async (request, reply) => {
-      const session = authed(request, reply, true);
-      if (session === null) return reply;
+      const operator = acting(request, reply);
+      if (operator === null) return reply;
       try {
-        const { account, generatedPassword } = await accounts.as(session.label).setPassword(aorParam(request));
+        const { account, generatedPassword } = await operator.accounts.setPassword(aorParam(request));
         return htmlReply(
           reply,
           html`${shownOnce(
@@ -309,12 +312,12 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
     });
     for (const action of ['enable', 'disable', 'delete'] as const) {
       scope.post(`/console/accounts/:aor/${action}`, async (request, reply) => {
-        const session = authed(request, reply, true);
-        if (session === null) return reply;
+        const operator = acting(request, reply);
+        if (operator === null) return reply;
         const aor = aorParam(request);
         try {
-          if (action === 'delete') await accounts.as(session.label).remove(aor);
-          else await accounts.as(session.label).update(aor, { enabled: action === 'enable' });
+          if (action === 'delete') await operator.accounts.remove(aor);
+          else await operator.accounts.update(aor, { enabled: action === 'enable' });
         } catch (e) {
           if (e instanceof OperatorError) return htmlReply(reply, errorBox(e.message));
           throw e;
