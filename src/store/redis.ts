@@ -344,8 +344,9 @@ export class RedisStore implements Store {
     let deltas = this.pendingCounts.get(shard);
     if (deltas === undefined) this.pendingCounts.set(shard, (deltas = new Map()));
     for (const value of removed) {
-      const at = storedExpiry(value);
-      if (at !== null) addTo(deltas, expirySecond(at), -1);
+      // Decoded as a read decodes it: one home for the stored layout.
+      const b = decodeBinding('', value);
+      if (b !== null) addTo(deltas, expirySecond(b.expiresAt), -1);
     }
     for (const b of added) addTo(deltas, expirySecond(b.expiresAt), 1);
     this.countFlush ??= setTimeout(() => void this.flushCounts(), COUNT_BATCH_MS).unref();
@@ -908,16 +909,6 @@ function decodeBinding(key: string, raw: string): Binding | null {
     registeredAt: typeof a[14] === 'number' ? a[14] : 0,
     updatedAt: typeof a[15] === 'number' ? a[15] : 0,
   };
-}
-
-/** The expiry of a stored binding value (its fourth element), or null when it does not decode. */
-function storedExpiry(value: string): number | null {
-  try {
-    const a = JSON.parse(value) as unknown;
-    return Array.isArray(a) && typeof a[3] === 'number' ? a[3] : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The field of the binding hash that holds the AOR's version (redis-scripts.ts VERSION). */
