@@ -6,6 +6,7 @@
  * numeric forms are parsed here because drachtio's versions cannot be fixed from outside.
  */
 import { createRequire } from 'node:module';
+import { isTokenChar } from './lexical.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // drachtio-sip (CommonJS, untyped): loaded once and narrowed from unknown.
@@ -47,11 +48,6 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared lexical helpers (RFC 3261 25.1)
-
-const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-export function isToken(s: string): boolean {
-  return TOKEN_RE.test(s);
-}
 
 /**
  * Splits a header value on commas that are outside quoted strings and <...>, as RFC 3261 7.3.1 allows for list
@@ -309,25 +305,6 @@ function isSpace(c: number): boolean {
 
 const isLineTerminator = (c: number): boolean => c === 0x0a || c === 0x0d || c === 0x2028 || c === 0x2029;
 
-/** token characters of the auth-scheme: alphanumerics and `-.!%*_+`'~` (RFC 3261 25.1). */
-function isSchemeChar(c: number): boolean {
-  return (
-    (c >= 0x61 && c <= 0x7a) ||
-    (c >= 0x41 && c <= 0x5a) ||
-    (c >= 0x30 && c <= 0x39) ||
-    c === 0x2d ||
-    c === 0x2e ||
-    c === 0x21 ||
-    c === 0x25 ||
-    c === 0x2a ||
-    c === 0x5f ||
-    c === 0x2b ||
-    c === 0x60 ||
-    c === 0x27 ||
-    c === 0x7e
-  );
-}
-
 /**
  * One Authorization / Proxy-Authorization value; null for a bare scheme, junk, a repeated parameter or several
  * credentials. `scheme 1*(SP/HTAB) auth-param *("," auth-param)`, with auth-param = name "=" (token /
@@ -343,7 +320,7 @@ export function parseAuthorization(value: string): DigestCredentials | null {
   const n = v.length;
   if (n > 8192) return null;
   let i = 0;
-  while (i < n && isSchemeChar(v.charCodeAt(i))) i++;
+  while (i < n && isTokenChar(v.charCodeAt(i))) i++;
   if (i === 0) return null;
   const scheme = v.slice(0, i);
   const afterScheme = i;

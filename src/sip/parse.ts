@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { HeaderMap, SipMessage } from './message.js';
+import { isToken } from './lexical.js';
 
 export interface ParseLimits {
   maxMessageBytes: number;
@@ -57,7 +58,6 @@ export function canonicalHeaderName(name: string): string {
   return lower;
 }
 
-const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 // RFC 3261 7.1 / 25.1: Method SP Request-URI SP SIP-Version, exactly one SP each, nothing after the version.
 const REQUEST_LINE_RE =
   /^([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>]+) ([Ss][Ii][Pp]\/[0-9]+\.[0-9]+)$/;
@@ -199,7 +199,7 @@ function parseUnsafe(data: Buffer, limits: ParseLimits): ParseOutcome {
     const colon = text.indexOf(':');
     const rawName = colon === -1 ? '' : trimLws(text.slice(0, colon));
     if (colon === -1) setError('Malformed header line');
-    else if (!TOKEN_RE.test(rawName)) setError('Invalid header name');
+    else if (!isToken(rawName)) setError('Invalid header name');
     else {
       curName = canonicalHeaderName(rawName);
       curValue = text.slice(colon + 1);
